@@ -1,0 +1,440 @@
+"""Validation cases: discovery, loading, checks and one case's entry of the reproduce report.
+
+A validation case is a directory ``validation/<name>/`` holding
+
+``compute.py``
+    ``main(quick: bool = False) -> dict``: the key numbers of the case (floats, ints, bools,
+    strings, lists, nested dicts; NumPy scalars and arrays are converted to plain JSON values).
+    Arrays meant only for the figures go under the key ``"_data"``: they are handed to
+    ``plot.main`` and never written to the report.
+``plot.py``
+    ``main(results: dict, outdir: pathlib.Path) -> list[pathlib.Path]``: writes figures into
+    ``outdir`` (which exists) and returns their paths.  ``results`` is the dict returned by
+    ``compute.main``, ``"_data"`` included.  Optional: a case without ``plot.py`` has no figures.
+``expected.json``
+    ``{"title": str, "description": str, "budget_s": {"quick": s, "full": s},
+    "checks": {key: spec, ...}}`` where ``key`` names an entry of the compute result (dotted
+    paths such as ``"orders.density"`` reach into nested dicts, integer parts index lists) and
+    ``spec`` is one or more of ``{"max": x}``, ``{"min": x}``, ``{"range": [lo, hi]}``,
+    ``{"value": v}`` (exact), ``{"value": v, "rtol": r}``, ``{"value": v, "atol": a}``
+    (both tolerances add, as in :func:`numpy.isclose`) and ``{"equals": v}``.
+
+Modules are loaded by file path under a name unique to the case directory, so two cases'
+``compute.py`` never clash in :data:`sys.modules`.  A case imports ``fpsolve`` and third-party
+packages only; code shared by cases belongs in ``fpsolve``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import FpsolveError
+
+__all__ = [
+    "CHECK_KINDS",
+    "ENV_VAR",
+    "Case",
+    "default_cases_dir",
+    "discover_cases",
+    "read_case",
+    "load_case_module",
+    "lookup",
+    "to_jsonable",
+    "evaluate_check",
+    "evaluate_checks",
+    "run_case",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable overriding the validation directory.
+ENV_VAR = "FPSOLVE_VALIDATION_DIR"
+#: Check kinds of ``expected.json``; ``rtol``/``atol`` qualify ``value``.
+CHECK_KINDS = ("max", "min", "range", "value", "equals")
+_TOLERANCES = ("rtol", "atol")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validation case as described by its ``expected.json``.
+
+    Parameters
+    ----------
+    name : str
+        Directory name of the case.
+    path : pathlib.Path
+        The case directory.
+    title, description : str
+        Human-readable summary from ``expected.json``.
+    budget_s : Mapping[str, float]
+        Wall-clock budget in seconds for the ``"quick"`` and ``"full"`` runs.
+    checks : Mapping[str, Mapping[str, Any]]
+        Check specifications keyed by (dotted) result key.
+    problem : str or None
+        Why the case cannot be run (invalid ``expected.json``, missing ``compute.py``);
+        ``None`` for a valid case.
+    """
+
+    name: str
+    path: Path
+    title: str = ""
+    description: str = ""
+    budget_s: Mapping[str, float] = field(default_factory=dict)
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    problem: str | None = None
+
+    def budget(self, quick: bool) -> float | None:
+        """Budget in seconds of the quick or the full run (``None`` for an invalid case)."""
+        return self.budget_s.get("quick" if quick else "full")
+
+
+def default_cases_dir() -> Path:
+    """Directory holding the validation cases.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$FPSOLVE_VALIDATION_DIR`` when set, else ``<repository root>/validation`` found next
+        to the package directory (valid for a source checkout and ``pip install -e .``).
+    """
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[1] / "validation"
+
+
+def discover_cases(cases_dir: str | os.PathLike | None = None) -> dict[str, Case]:
+    """Find the cases in ``cases_dir``, sorted by name.
+
+    Parameters
+    ----------
+    cases_dir : path-like, optional
+        Defaults to :func:`default_cases_dir`.
+
+    Returns
+    -------
+    dict of str to Case
+        Every subdirectory holding a ``compute.py`` or an ``expected.json`` (names starting with
+        ``.`` or ``_`` are skipped).  A case that cannot be read is returned with its ``problem``
+        set, so that one broken case does not hide the others.
+
+    Raises
+    ------
+    FpsolveError
+        If ``cases_dir`` is not a directory.
+    """
+    root = Path(cases_dir) if cases_dir is not None else default_cases_dir()
+    if not root.is_dir():
+        raise FpsolveError(f"cases_dir {str(root)!r} is not a directory; expected a folder "
+                           f"of validation cases (set --cases-dir or ${ENV_VAR})")
+    cases = {}
+    for sub in sorted(root.iterdir()):
+        if not sub.is_dir() or sub.name.startswith((".", "_")):
+            continue
+        if not ((sub / "compute.py").is_file() or (sub / "expected.json").is_file()):
+            continue
+        try:
+            cases[sub.name] = read_case(sub)
+        except FpsolveError as exc:
+            logger.warning("validation case %s is invalid: %s", sub.name, exc)
+            cases[sub.name] = Case(sub.name, sub, problem=str(exc))
+    return cases
+
+
+def read_case(path: str | os.PathLike) -> Case:
+    """Read and validate the case in directory ``path``.
+
+    Raises
+    ------
+    FpsolveError
+        If ``compute.py`` is missing or ``expected.json`` is missing, not JSON, or does not
+        follow the contract of the module docstring.
+    """
+    path = Path(path)
+    source = path / "expected.json"
+    if not (path / "compute.py").is_file():
+        raise FpsolveError(f"case directory {str(path)!r} has no compute.py")
+    try:
+        spec = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FpsolveError(f"cannot read {str(source)!r}: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise FpsolveError(f"{source}: expected a JSON object at top level")
+    budget = spec.get("budget_s")
+    if not (isinstance(budget, dict)
+            and all(_is_number(budget.get(k)) and budget[k] > 0 for k in ("quick", "full"))):
+        raise FpsolveError(f"{source}: 'budget_s' must be {{\"quick\": s, \"full\": s}} with "
+                           f"positive numbers, got {budget!r}")
+    checks = spec.get("checks", {})
+    if not isinstance(checks, dict):
+        raise FpsolveError(f"{source}: 'checks' must be an object, got {checks!r}")
+    for key, check in checks.items():
+        _validate_check(key, check, source)
+    return Case(path.name, path, title=str(spec.get("title", path.name)),
+                description=str(spec.get("description", "")),
+                budget_s={k: float(budget[k]) for k in ("quick", "full")}, checks=checks)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _validate_check(key: str, check: Any, source: Path) -> None:
+    """Raise FpsolveError unless ``check`` is a valid check specification."""
+    where = f"{source}: check {key!r}"
+    if not isinstance(check, dict) or not check:
+        raise FpsolveError(f"{where} must be a non-empty object, got {check!r}")
+    unknown = set(check) - set(CHECK_KINDS) - set(_TOLERANCES)
+    if unknown:
+        raise FpsolveError(f"{where} has unknown fields {sorted(unknown)}; expected "
+                           f"{list(CHECK_KINDS)} with optional {list(_TOLERANCES)} for 'value'")
+    if not set(check) & set(CHECK_KINDS):
+        raise FpsolveError(f"{where} has no check kind; expected one of {list(CHECK_KINDS)}")
+    if set(check) & set(_TOLERANCES) and "value" not in check:
+        raise FpsolveError(f"{where}: 'rtol'/'atol' need a 'value'")
+    for name in ("max", "min", *_TOLERANCES):
+        if name in check and not _is_number(check[name]):
+            raise FpsolveError(f"{where}: {name!r} must be a number, got {check[name]!r}")
+    for name in _TOLERANCES:
+        if check.get(name, 0) < 0:
+            raise FpsolveError(f"{where}: {name!r} must be >= 0, got {check[name]!r}")
+    rng = check.get("range", [0, 0])
+    if not (isinstance(rng, list) and len(rng) == 2 and all(map(_is_number, rng))
+            and rng[0] <= rng[1]):
+        raise FpsolveError(f"{where}: 'range' must be [lo, hi] with lo <= hi, got {rng!r}")
+
+
+def load_case_module(case: Case, stem: str) -> ModuleType:
+    """Import ``<case.path>/<stem>.py`` under a module name unique to the case directory.
+
+    The module is (re-)executed on every call and registered in :data:`sys.modules` as
+    ``_fpsolve_case_<name>_<hash>_<stem>``.
+
+    Raises
+    ------
+    FpsolveError
+        If the file does not exist.
+    """
+    file = Path(case.path) / f"{stem}.py"
+    if not file.is_file():
+        raise FpsolveError(f"case {case.name!r}: {str(file)!r} does not exist")
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
+    name = f"_fpsolve_case_{re.sub(r'[^0-9a-zA-Z_]', '_', case.name)}_{digest}_{stem}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def lookup(results: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """Value of ``key`` in ``results``; a dotted key walks nested dicts and (by index) lists.
+
+    A key present verbatim (dots included) wins over the dotted walk; ``default`` is returned
+    when nothing matches.
+    """
+    if key in results:
+        return results[key]
+    node: Any = results
+    for part in key.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and re.fullmatch(r"-?\d+", part) and \
+                -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return default
+    return node
+
+
+def to_jsonable(obj: Any, where: str = "results") -> Any:
+    """Convert ``obj`` to plain JSON values (NumPy scalars/arrays, tuples and paths included).
+
+    Raises
+    ------
+    FpsolveError
+        For values with no JSON form (complex numbers, arbitrary objects), naming the key.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), where)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise FpsolveError(f"{where}: {type(obj).__name__} value {obj!r} is not JSON-serializable; "
+                       "expected numbers, bools, strings, lists or dicts")
+
+
+def evaluate_check(spec: Mapping[str, Any], measured: Any) -> bool:
+    """Whether ``measured`` satisfies the check ``spec`` (all of its kinds at once).
+
+    Numeric kinds (``max``, ``min``, ``range``, ``value`` with a tolerance) apply element-wise
+    to a list and need every element to pass; an empty list, ``None``, NaN or a non-numeric
+    value fails them.  ``equals`` and a bare ``value`` compare with ``==``.
+    """
+    if measured is None or measured is _MISSING:
+        return False
+    ok = True
+    if "equals" in spec:
+        ok = ok and _equal(measured, spec["equals"])
+    if "value" in spec and not set(spec) & set(_TOLERANCES):
+        ok = ok and _equal(measured, spec["value"])
+    numeric = set(spec) & {"max", "min", "range", *_TOLERANCES}
+    if ok and numeric:
+        ok = _numeric_check(spec, measured)
+    return bool(ok)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    # results are plain JSON values here (see to_jsonable), so == compares lists element-wise
+    return bool(to_jsonable(a) == b)
+
+
+def _numeric_check(spec: Mapping[str, Any], measured: Any) -> bool:
+    try:
+        x = np.asarray(measured, dtype=float)
+        if x.size == 0:
+            return False
+        ok = np.ones(x.shape, dtype=bool)
+        if "max" in spec:
+            ok &= x <= spec["max"]
+        if "min" in spec:
+            ok &= x >= spec["min"]
+        if "range" in spec:
+            ok &= (spec["range"][0] <= x) & (x <= spec["range"][1])
+        if set(spec) & set(_TOLERANCES):
+            v = np.asarray(spec["value"], dtype=float)
+            ok = ok & (np.abs(x - v) <= spec.get("atol", 0.0) + spec.get("rtol", 0.0) * np.abs(v))
+    except (TypeError, ValueError):  # strings, ragged lists, shape mismatch with 'value'
+        return False
+    return bool(np.all(ok))
+
+
+def evaluate_checks(checks: Mapping[str, Mapping[str, Any]],
+                    results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Evaluate every check against ``results``.
+
+    Returns
+    -------
+    dict
+        ``{key: {"expected": spec, "measured": value or None, "passed": bool}}``; a key
+        missing from ``results`` fails with ``measured = None``.
+    """
+    out = {}
+    for key, spec in checks.items():
+        measured = lookup(results, key, _MISSING)
+        out[key] = {"expected": dict(spec),
+                    "measured": None if measured is _MISSING else measured,
+                    "passed": evaluate_check(spec, measured)}
+    return out
+
+
+def run_case(case: Case, *, quick: bool, outdir: str | os.PathLike,
+             relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run one case: compute, evaluate the checks, plot into ``outdir``.
+
+    Exceptions raised by the case are caught and recorded, never propagated.
+
+    Parameters
+    ----------
+    case : Case
+    quick : bool
+        Passed to ``compute.main``; selects the budget.
+    outdir : path-like
+        Directory for the figures; created if needed.
+    relative_to : path-like, optional
+        Figure paths are reported relative to this directory when they lie inside it.
+
+    Returns
+    -------
+    dict
+        ``{"title", "passed", "seconds", "budget_s", "within_budget", "results", "checks",
+        "figures", "error"}``.  ``seconds`` is the wall time of compute plus plot;
+        ``passed`` means no error and every check passed (the budget is reported apart);
+        ``error`` is ``None`` or the traceback text.
+    """
+    entry = {"title": case.title or case.name, "passed": False, "seconds": 0.0,
+             "budget_s": case.budget(quick), "within_budget": True, "results": {},
+             "checks": {}, "figures": [], "error": None}
+    logger.info("running validation case %s (quick=%s)", case.name, quick)
+    start = time.perf_counter()
+    raw: Mapping[str, Any] = {}
+    try:
+        if case.problem is not None:
+            raise FpsolveError(case.problem)
+        raw = _compute(case, quick)
+        entry["results"] = to_jsonable({k: v for k, v in raw.items() if k != "_data"})
+    except Exception:
+        entry["error"] = traceback.format_exc()
+    entry["checks"] = evaluate_checks(case.checks, entry["results"])
+    if entry["error"] is None:
+        try:
+            entry["figures"] = _plot(case, raw, Path(outdir), relative_to)
+        except Exception:
+            entry["error"] = traceback.format_exc()
+    entry["seconds"] = time.perf_counter() - start
+    budget = entry["budget_s"]
+    entry["within_budget"] = budget is None or entry["seconds"] <= budget
+    entry["passed"] = entry["error"] is None and all(c["passed"] for c in entry["checks"].values())
+    logger.info("case %s %s in %.2f s", case.name, "passed" if entry["passed"] else "failed",
+                entry["seconds"])
+    return entry
+
+
+def _compute(case: Case, quick: bool) -> Mapping[str, Any]:
+    results = load_case_module(case, "compute").main(quick=quick)
+    if not isinstance(results, Mapping):
+        raise FpsolveError(f"case {case.name!r}: compute.main returned "
+                           f"{type(results).__name__}; expected a dict")
+    return results
+
+
+def _plot(case: Case, results: Mapping[str, Any], outdir: Path,
+          relative_to: str | os.PathLike | None) -> list[str]:
+    if not (case.path / "plot.py").is_file():
+        logger.info("case %s has no plot.py; no figures", case.name)
+        return []
+    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        paths = load_case_module(case, "plot").main(dict(results), outdir)
+    finally:
+        if "matplotlib.pyplot" in sys.modules:  # free figures the case left open
+            sys.modules["matplotlib.pyplot"].close("all")
+    if not isinstance(paths, (list, tuple)):
+        raise FpsolveError(f"case {case.name!r}: plot.main returned {type(paths).__name__}; "
+                           "expected a list of paths")
+    figures = []
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise FpsolveError(f"case {case.name!r}: plot.main returned {str(p)!r}, "
+                               "which is not a file")
+        if relative_to is not None and p.resolve().is_relative_to(Path(relative_to).resolve()):
+            p = p.resolve().relative_to(Path(relative_to).resolve())
+        figures.append(p.as_posix())
+    return figures
