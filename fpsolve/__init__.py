@@ -1,11 +1,16 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
-from . import errors, grids, models, operators
+from . import analysis, errors, grids, models, operators, results, solvers
+from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
 from .operators import FokkerPlanckOperator
+from .solvers import solve_stationary
 
 __version__ = "0.1.0"
 
-__all__ = ["CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "errors", "grids",
-           "models", "operators", "__version__"]
+__all__ = [
+    "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary",
+    "probability_current", "divergence", "entropy_production_rate",
+    "analysis", "errors", "grids", "models", "operators", "results", "solvers", "__version__",
+]

@@ -1,0 +1,139 @@
+"""Stationary densities: the null vector of the generator by a normalized linear solve."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..errors import BoundaryError, ConvergenceWarning, SolverError
+from ..results import StationaryResult
+
+__all__ = ["solve_stationary", "pinned_system", "relative_residual"]
+
+log = logging.getLogger(__name__)
+
+#: Largest number of cells solved directly by default, per dimension (fill-in grows with d).
+DIRECT_LIMIT = {1: 10**7, 2: 2 * 10**5, 3: 3 * 10**4}
+METHODS = ("auto", "direct", "amg")
+
+
+def solve_stationary(op, *, method: str = "auto", tol: float = 1e-12, maxiter: int = 400
+                     ) -> StationaryResult:
+    """Stationary density ``p`` with ``G p = 0`` and ``sum(p) * cell_volume = 1``.
+
+    Parameters
+    ----------
+    op : FokkerPlanckOperator
+        Operator without absorbing walls.
+    method : {"auto", "direct", "amg"}, keyword-only
+        ``"direct"``: sparse LU (SuperLU).  ``"amg"``: GMRES preconditioned with classical
+        (Ruge-Stueben) algebraic multigrid from pyamg.  ``"auto"`` picks direct for small grids.
+    tol : float
+        Relative tolerance of the Krylov solve (``"amg"`` only).
+    maxiter : int
+        Iteration cap of the Krylov solve.
+
+    Returns
+    -------
+    StationaryResult
+
+    Notes
+    -----
+    The singular system ``G p = 0`` is normalized by pinning ``p`` to 1 in one cell (the cell
+    with the largest ratio of inflow to outflow rates, a cheap guess of the mode): the pinned
+    column moves to the right-hand side, the pinned row becomes ``p_pin = 1``.  For an
+    irreducible generator the reduced matrix is a nonsingular M-matrix, so no shift toward the
+    zero eigenvalue is ever used.  The result is then normalized to unit mass.
+
+    Examples
+    --------
+    >>> import numpy as np, fpsolve as fp
+    >>> grid = fp.CartesianGrid([(-5, 5)], (100,))
+    >>> res = fp.solve_stationary(fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -x)))
+    >>> round(float(res.p.sum() * grid.cell_volume), 12), res.converged
+    (1.0, True)
+    """
+    if op.has_absorbing:
+        raise BoundaryError(
+            "op: the operator has absorbing walls, so its only stationary density is zero; use "
+            "fp.solve_quasi_stationary(op) for the long-lived density and decay rate, or "
+            "fp.mean_first_passage_time(op) for exit times")
+    if method not in METHODS:
+        raise SolverError(f"method: unknown name {method!r}; expected one of {METHODS}")
+    if method == "auto":
+        method = "direct" if op.grid.size <= DIRECT_LIMIT.get(op.grid.ndim, 10**4) else "amg"
+    G = op.matrix()
+    A, b, pin = pinned_system(G, _pin_cell(op))
+    if method == "direct":
+        q, its, info = spla.spsolve(A.tocsc(), b), 0, 0
+    else:
+        q, its, info = _solve_amg(A, b, tol=tol, maxiter=maxiter)
+    return _finish(op, q, its, info, method, tol)
+
+
+def pinned_system(G: sp.csr_matrix, pin: int) -> tuple[sp.csr_matrix, np.ndarray, int]:
+    """Nonsingular system ``A q = b`` equivalent to ``G p = 0`` with ``p[pin] = 1``.
+
+    ``A = -G`` with column ``pin`` moved to ``b`` and row ``pin`` replaced by the identity row.
+    """
+    A = (-G).tocsr(copy=True)
+    b = np.asarray(G[:, [pin]].todense()).ravel()
+    A.data[A.indices == pin] = 0.0
+    A.data[A.indptr[pin]:A.indptr[pin + 1]] = 0.0
+    A = A + sp.csr_matrix(([1.0], ([pin], [pin])), shape=A.shape)
+    A.eliminate_zeros()
+    b[pin] = 1.0
+    return A.tocsr(), b, pin
+
+
+def relative_residual(G, p) -> float:
+    """``||G p||_2 / ||diag(G) p||_2``: net imbalance relative to the gross outflow."""
+    p = np.ravel(p)
+    scale = np.linalg.norm(G.diagonal() * p)
+    return float(np.linalg.norm(G @ p) / scale) if scale > 0 else float("inf")
+
+
+def _pin_cell(op) -> int:
+    b = op.bonds
+    inflow = np.zeros(op.grid.size)
+    outflow = b.exit_rate.copy()
+    for k in range(len(b.offsets)):
+        outflow += b.rate_forward[k]
+        inflow += b.rate_backward[k]
+        src = b.previous[k] >= 0
+        inflow[src] += b.rate_forward[k, b.previous[k, src]]
+        outflow[src] += b.rate_backward[k, b.previous[k, src]]
+    return int(np.argmax(inflow / np.maximum(outflow, np.finfo(float).tiny)))
+
+
+def _solve_amg(A, b, *, tol, maxiter):
+    import pyamg
+
+    ml = pyamg.ruge_stuben_solver(A, max_coarse=500)
+    residuals: list[float] = []
+    q = ml.solve(b, tol=tol, maxiter=maxiter, accel="gmres", residuals=residuals)
+    info = 0 if residuals and residuals[-1] <= tol * residuals[0] else 1
+    log.info("amg: %d levels, %d iterations, final relative residual %.2e",
+             len(ml.levels), len(residuals) - 1, residuals[-1] / residuals[0])
+    return q, len(residuals) - 1, info
+
+
+def _finish(op, q, its, info, method, tol) -> StationaryResult:
+    mass = q.sum() * op.grid.cell_volume
+    if not np.isfinite(mass) or mass <= 0:
+        raise SolverError(f"stationary solve ({method}) failed: total mass {mass}; the "
+                          "generator may be reducible (disconnected cells)")
+    p = q / mass
+    res = relative_residual(op.matrix(), p)
+    converged = info == 0 and np.isfinite(res) and res < max(1e3 * tol, 1e-8)
+    msg = f"{method}: relative residual {res:.2e}, {its} iterations"
+    if not converged:
+        warnings.warn(f"stationary solve did not converge ({msg})", ConvergenceWarning,
+                      stacklevel=3)
+    return StationaryResult(p=p.reshape(op.grid.shape), grid=op.grid, operator=op, residual=res,
+                            converged=bool(converged), iterations=int(its), method=method,
+                            message=msg)
