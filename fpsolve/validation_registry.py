@@ -45,20 +45,9 @@ import numpy as np
 
 from .errors import FpsolveError
 
-__all__ = [
-    "CHECK_KINDS",
-    "ENV_VAR",
-    "Case",
-    "default_cases_dir",
-    "discover_cases",
-    "read_case",
-    "load_case_module",
-    "lookup",
-    "to_jsonable",
-    "evaluate_check",
-    "evaluate_checks",
-    "run_case",
-]
+__all__ = ["CHECK_KINDS", "ENV_VAR", "Case", "default_cases_dir", "discover_cases", "read_case",
+           "load_case_module", "lookup", "to_jsonable", "evaluate_check", "evaluate_checks",
+           "run_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,23 +61,11 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Case:
-    """One validation case as described by its ``expected.json``.
+    """One validation case: its directory ``path`` (named ``name``) and its ``expected.json``.
 
-    Parameters
-    ----------
-    name : str
-        Directory name of the case.
-    path : pathlib.Path
-        The case directory.
-    title, description : str
-        Human-readable summary from ``expected.json``.
-    budget_s : Mapping[str, float]
-        Wall-clock budget in seconds for the ``"quick"`` and ``"full"`` runs.
-    checks : Mapping[str, Mapping[str, Any]]
-        Check specifications keyed by (dotted) result key.
-    problem : str or None
-        Why the case cannot be run (invalid ``expected.json``, missing ``compute.py``);
-        ``None`` for a valid case.
+    ``budget_s`` maps ``"quick"``/``"full"`` to seconds; ``checks`` maps (dotted) result keys to
+    check specifications; ``problem`` says why the case cannot run (invalid ``expected.json``,
+    no ``compute.py``) and is ``None`` for a valid case.
     """
 
     name: str
@@ -105,13 +82,8 @@ class Case:
 
 
 def default_cases_dir() -> Path:
-    """Directory holding the validation cases.
-
-    Returns
-    -------
-    pathlib.Path
-        ``$FPSOLVE_VALIDATION_DIR`` when set, else ``<repository root>/validation`` found next
-        to the package directory (valid for a source checkout and ``pip install -e .``).
+    """Directory of the validation cases: ``$FPSOLVE_VALIDATION_DIR`` when set, else
+    ``<repository root>/validation`` next to the package (source checkout, ``pip install -e .``).
     """
     env = os.environ.get(ENV_VAR)
     if env:
@@ -120,19 +92,14 @@ def default_cases_dir() -> Path:
 
 
 def discover_cases(cases_dir: str | os.PathLike | None = None) -> dict[str, Case]:
-    """Find the cases in ``cases_dir``, sorted by name.
-
-    Parameters
-    ----------
-    cases_dir : path-like, optional
-        Defaults to :func:`default_cases_dir`.
+    """Find the cases in ``cases_dir`` (default :func:`default_cases_dir`), sorted by name.
 
     Returns
     -------
     dict of str to Case
         Every subdirectory holding a ``compute.py`` or an ``expected.json`` (names starting with
-        ``.`` or ``_`` are skipped).  A case that cannot be read is returned with its ``problem``
-        set, so that one broken case does not hide the others.
+        ``.`` or ``_`` are skipped).  A case that cannot be read comes with its ``problem`` set,
+        so that one broken case does not hide the others.
 
     Raises
     ------
@@ -204,16 +171,15 @@ def _validate_check(key: str, check: Any, source: Path) -> None:
     if unknown:
         raise FpsolveError(f"{where} has unknown fields {sorted(unknown)}; expected "
                            f"{list(CHECK_KINDS)} with optional {list(_TOLERANCES)} for 'value'")
-    if not set(check) & set(CHECK_KINDS):
-        raise FpsolveError(f"{where} has no check kind; expected one of {list(CHECK_KINDS)}")
     if set(check) & set(_TOLERANCES) and "value" not in check:
         raise FpsolveError(f"{where}: 'rtol'/'atol' need a 'value'")
+    if not set(check) & set(CHECK_KINDS):
+        raise FpsolveError(f"{where} has no check kind; expected one of {list(CHECK_KINDS)}")
     for name in ("max", "min", *_TOLERANCES):
-        if name in check and not _is_number(check[name]):
-            raise FpsolveError(f"{where}: {name!r} must be a number, got {check[name]!r}")
-    for name in _TOLERANCES:
-        if check.get(name, 0) < 0:
-            raise FpsolveError(f"{where}: {name!r} must be >= 0, got {check[name]!r}")
+        if name in check and not (_is_number(check[name])
+                                  and (name not in _TOLERANCES or check[name] >= 0)):
+            raise FpsolveError(f"{where}: {name!r} must be a number (>= 0 for a tolerance), "
+                               f"got {check[name]!r}")
     rng = check.get("range", [0, 0])
     if not (isinstance(rng, list) and len(rng) == 2 and all(map(_is_number, rng))
             and rng[0] <= rng[1]):
@@ -268,12 +234,8 @@ def lookup(results: Mapping[str, Any], key: str, default: Any = None) -> Any:
 
 
 def to_jsonable(obj: Any, where: str = "results") -> Any:
-    """Convert ``obj`` to plain JSON values (NumPy scalars/arrays, tuples and paths included).
-
-    Raises
-    ------
-    FpsolveError
-        For values with no JSON form (complex numbers, arbitrary objects), naming the key.
+    """Convert ``obj`` (NumPy scalars/arrays, tuples, paths included) to plain JSON values;
+    raise :class:`FpsolveError` naming the key for values with no JSON form (complex, objects).
     """
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v, f"{where}.{k}") for k, v in obj.items()}
@@ -312,8 +274,10 @@ def evaluate_check(spec: Mapping[str, Any], measured: Any) -> bool:
 
 
 def _equal(a: Any, b: Any) -> bool:
-    # results are plain JSON values here (see to_jsonable), so == compares lists element-wise
-    return bool(to_jsonable(a) == b)
+    try:  # as plain JSON values, == compares lists element-wise and NumPy scalars by value
+        return bool(to_jsonable(a) == b)
+    except FpsolveError:
+        return False
 
 
 def _numeric_check(spec: Mapping[str, Any], measured: Any) -> bool:
@@ -338,13 +302,8 @@ def _numeric_check(spec: Mapping[str, Any], measured: Any) -> bool:
 
 def evaluate_checks(checks: Mapping[str, Mapping[str, Any]],
                     results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Evaluate every check against ``results``.
-
-    Returns
-    -------
-    dict
-        ``{key: {"expected": spec, "measured": value or None, "passed": bool}}``; a key
-        missing from ``results`` fails with ``measured = None``.
+    """Evaluate every check against ``results``: ``{key: {"expected": spec, "measured": value,
+    "passed": bool}}``; a key missing from ``results`` fails with ``measured = None``.
     """
     out = {}
     for key, spec in checks.items():
@@ -357,33 +316,37 @@ def evaluate_checks(checks: Mapping[str, Mapping[str, Any]],
 
 def run_case(case: Case, *, quick: bool, outdir: str | os.PathLike,
              relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run one case: compute, evaluate the checks, plot into ``outdir``.
+    """Run one case: compute, evaluate the checks, plot into ``outdir`` (created if needed).
 
-    Exceptions raised by the case are caught and recorded, never propagated.
-
-    Parameters
-    ----------
-    case : Case
-    quick : bool
-        Passed to ``compute.main``; selects the budget.
-    outdir : path-like
-        Directory for the figures; created if needed.
-    relative_to : path-like, optional
-        Figure paths are reported relative to this directory when they lie inside it.
+    Exceptions raised by the case are recorded, never propagated.  ``quick`` is passed to
+    ``compute.main`` and selects the budget; figure paths are reported relative to
+    ``relative_to`` when they lie inside it.
 
     Returns
     -------
     dict
         ``{"title", "passed", "seconds", "budget_s", "within_budget", "results", "checks",
-        "figures", "error"}``.  ``seconds`` is the wall time of compute plus plot;
-        ``passed`` means no error and every check passed (the budget is reported apart);
-        ``error`` is ``None`` or the traceback text.
+        "figures", "error"}``: ``seconds`` is the wall time of compute plus plot, ``passed``
+        means no error and every check passed (the budget is reported apart), ``error`` is
+        ``None`` or the traceback text.
     """
     entry = {"title": case.title or case.name, "passed": False, "seconds": 0.0,
              "budget_s": case.budget(quick), "within_budget": True, "results": {},
              "checks": {}, "figures": [], "error": None}
     logger.info("running validation case %s (quick=%s)", case.name, quick)
     start = time.perf_counter()
+    _run_steps(case, quick, entry, Path(outdir), relative_to)
+    entry["seconds"] = time.perf_counter() - start
+    entry["within_budget"] = entry["budget_s"] is None or entry["seconds"] <= entry["budget_s"]
+    entry["passed"] = entry["error"] is None and all(c["passed"] for c in entry["checks"].values())
+    logger.info("case %s %s in %.2f s", case.name, "passed" if entry["passed"] else "failed",
+                entry["seconds"])
+    return entry
+
+
+def _run_steps(case: Case, quick: bool, entry: dict[str, Any], outdir: Path,
+               relative_to: str | os.PathLike | None) -> None:
+    """Fill ``results``, ``checks``, ``figures`` and ``error`` of ``entry`` in place."""
     raw: Mapping[str, Any] = {}
     try:
         if case.problem is not None:
@@ -395,16 +358,9 @@ def run_case(case: Case, *, quick: bool, outdir: str | os.PathLike,
     entry["checks"] = evaluate_checks(case.checks, entry["results"])
     if entry["error"] is None:
         try:
-            entry["figures"] = _plot(case, raw, Path(outdir), relative_to)
+            entry["figures"] = _plot(case, raw, outdir, relative_to)
         except Exception:
             entry["error"] = traceback.format_exc()
-    entry["seconds"] = time.perf_counter() - start
-    budget = entry["budget_s"]
-    entry["within_budget"] = budget is None or entry["seconds"] <= budget
-    entry["passed"] = entry["error"] is None and all(c["passed"] for c in entry["checks"].values())
-    logger.info("case %s %s in %.2f s", case.name, "passed" if entry["passed"] else "failed",
-                entry["seconds"])
-    return entry
 
 
 def _compute(case: Case, quick: bool) -> Mapping[str, Any]:

@@ -1,9 +1,7 @@
-"""Evaluation of model ingredients on the half-spacing mesh of a grid.
+"""Model ingredients sampled at the cell centers of a grid, with input checks.
 
-The finite-volume operator needs the diffusion tensor and the effective force at bond midpoints:
-face centers (axis bonds) and edge/corner centers (diagonal bonds).  All of them, and the cell
-centers, are nodes of the *half mesh* whose axis ``k`` has the ``2 n_k + 1`` nodes
-``lo_k + m h_k / 2``: odd ``m`` are cell centers, even ``m`` are faces (walls included).
+The operator interpolates these cell values to bond midpoints (faces and plaquette centers)
+by averaging, which is second order and keeps the user's callables out of its kernels.
 """
 
 from __future__ import annotations
@@ -14,61 +12,27 @@ import numpy as np
 
 from ..errors import DiffusionError, ModelError
 
-__all__ = ["ModelFields", "half_mesh_axes", "half_mesh_points", "interpolate_to_half_mesh",
-           "check_finite", "check_positive_definite"]
+__all__ = ["ModelFields", "check_finite", "check_positive_definite"]
 
 
 @dataclass(frozen=True)
 class ModelFields:
-    """Model ingredients sampled on the half mesh of a grid (shapes use ``H = 2*shape + 1``).
+    """Model ingredients sampled at cell centers (``S = grid.shape``).
 
     Attributes
     ----------
-    D : ndarray, shape (d, d, *H)
+    D : ndarray, shape (d, d, *S)
         Diffusion tensor.
-    force : ndarray, shape (d, *H)
+    force : ndarray, shape (d, *S)
         Effective force ``F`` in ``J = D (F p - grad p)``; for a potential model only the
         non-conservative part (the conservative part is ``-grad U``).
-    potential : ndarray, shape H, or None
+    potential : ndarray, shape S, or None
         Potential ``U`` when the model has one.
     """
 
     D: np.ndarray
     force: np.ndarray
     potential: np.ndarray | None
-
-
-def half_mesh_axes(grid) -> list[np.ndarray]:
-    """Node coordinates of the half mesh, one array of length ``2 n_k + 1`` per axis."""
-    return [np.linspace(lo, hi, 2 * n + 1) for (lo, hi), n in zip(grid.bounds, grid.shape)]
-
-
-def half_mesh_points(grid) -> np.ndarray:
-    """All half-mesh nodes, shape ``(d, *H)``."""
-    return np.stack(np.meshgrid(*half_mesh_axes(grid), indexing="ij"))
-
-
-def interpolate_to_half_mesh(values: np.ndarray, grid) -> np.ndarray:
-    """Linear interpolation of cell values ``(..., *grid.shape)`` to the half mesh.
-
-    Face nodes take the mean of the two adjacent cells (second order); wall nodes are linearly
-    extrapolated, or averaged across the seam on periodic axes.
-    """
-    out = np.asarray(values, dtype=float)
-    lead = out.ndim - grid.ndim
-    for k, n in enumerate(grid.shape):
-        ax = lead + k
-        v = np.moveaxis(out, ax, 0)
-        new = np.empty((2 * n + 1,) + v.shape[1:])
-        new[1::2] = v
-        new[2:-1:2] = 0.5 * (v[1:] + v[:-1])
-        if grid.periodic[k]:
-            new[0] = new[-1] = 0.5 * (v[0] + v[-1])
-        else:
-            new[0] = 1.5 * v[0] - 0.5 * v[1]
-            new[-1] = 1.5 * v[-1] - 0.5 * v[-2]
-        out = np.moveaxis(new, 0, ax)
-    return out
 
 
 def check_finite(name: str, values: np.ndarray, points: np.ndarray) -> None:

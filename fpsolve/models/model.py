@@ -8,8 +8,7 @@ import numpy as np
 from findiff import Diff
 
 from ..errors import ModelError
-from .fields import (ModelFields, check_finite, check_positive_definite, half_mesh_axes,
-                     half_mesh_points, interpolate_to_half_mesh)
+from .fields import ModelFields, check_finite, check_positive_definite
 
 __all__ = ["FokkerPlanckModel", "CONVENTIONS"]
 
@@ -33,7 +32,7 @@ class FokkerPlanckModel:
         How ``b`` is to be read.  The Ito drift is ``a = b + alpha div D`` with alpha = 0, 1/2, 1.
     diffusion_divergence : callable, optional, keyword-only
         ``x -> (d, ...)`` giving ``(div D)_i = d_j D_ij``; if omitted and ``D`` depends on ``x`` it
-        is computed with second-order finite differences (findiff) on the grid's half mesh.
+        is computed with second-order finite differences (findiff) on the grid.
 
     Notes
     -----
@@ -144,7 +143,7 @@ class FokkerPlanckModel:
 
     # ----------------------------------------------------------------- grid evaluation
     def fields(self, grid) -> ModelFields:
-        """Diffusion, effective force and potential sampled on the half mesh of ``grid``.
+        """Diffusion, effective force and potential sampled at the cell centers of ``grid``.
 
         Raises :class:`~fpsolve.errors.ModelError` for non-finite values or mismatched shapes
         and :class:`~fpsolve.errors.DiffusionError` where ``D`` is not symmetric positive
@@ -152,42 +151,41 @@ class FokkerPlanckModel:
         """
         if self.ndim is not None and self.ndim != grid.ndim:
             raise ModelError(f"diffusion: model is {self.ndim}-dimensional, grid is {grid.ndim}-D")
-        x = half_mesh_points(grid)
+        x = grid.cell_centers()
         D = np.ascontiguousarray(self.diffusion_tensor(x))
-        check_finite("diffusion", D, x)
-        check_positive_definite(D, x)
-        div_d = self._divergence_of_d(grid, x, D)
+        if not self.is_constant_diffusion:
+            check_finite("diffusion", D, x)
+            check_positive_definite(D, x)
         if self.has_potential:
             U = self._eval("potential", self._potential, x, ())
             force = (np.zeros_like(x) if self._force is None
                      else self._eval("force", self._force, x, (grid.ndim,)))
             return ModelFields(D=D, force=force, potential=U)
-        b = self._drift_on_half_mesh(grid, x)
+        b = self._drift_on_cells(grid, x)
+        alpha = CONVENTIONS[self.convention]
         # J = b p - (1 - alpha) (div D) p - D grad p  =>  F = D^-1 (b - (1 - alpha) div D)
-        rhs = b - (1.0 - CONVENTIONS[self.convention]) * div_d
-        force = _solve_tensor(D, rhs)
-        check_finite("drift", force, x)
+        rhs = b if alpha == 1.0 else b - (1.0 - alpha) * self._divergence_of_d(grid, x, D)
+        force = _solve_tensor(D, rhs, constant=self.is_constant_diffusion)
         return ModelFields(D=D, force=force, potential=None)
 
-    def _drift_on_half_mesh(self, grid, x) -> np.ndarray:
+    def _drift_on_cells(self, grid, x) -> np.ndarray:
         if callable(self.drift):
             return self._eval("drift", self.drift, x, (grid.ndim,))
         expected = (grid.ndim,) + grid.shape
         if self.drift.shape != expected:
             raise ModelError(f"drift: array has shape {self.drift.shape}; expected {expected} "
                              "(d, *grid.shape)")
-        check_finite("drift", self.drift, grid.cell_centers())
-        return interpolate_to_half_mesh(self.drift, grid)
+        check_finite("drift", self.drift, x)
+        return self.drift
 
     def _divergence_of_d(self, grid, x, D) -> np.ndarray:
         if self.is_constant_diffusion:
             return np.zeros_like(x)
         if self._div_d is not None:
             return self._eval("diffusion_divergence", self._div_d, x, (grid.ndim,))
-        axes = half_mesh_axes(grid)
         div = np.zeros_like(x)
         for j in range(grid.ndim):
-            dj = Diff(j, axes[j][1] - axes[j][0], acc=2, periodic=grid.periodic[j])
+            dj = Diff(j, grid.spacing[j], acc=2, periodic=grid.periodic[j])
             for i in range(grid.ndim):
                 div[i] += dj(D[i, j])
         return div
@@ -231,8 +229,11 @@ def _normalize_diffusion(diffusion):
     return D
 
 
-def _solve_tensor(D: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _solve_tensor(D: np.ndarray, rhs: np.ndarray, *, constant: bool) -> np.ndarray:
     """Solve ``D F = rhs`` pointwise for ``D (d, d, ...)`` and ``rhs (d, ...)``."""
+    if constant:
+        Dinv = np.linalg.inv(D[(slice(None), slice(None)) + (0,) * (D.ndim - 2)])
+        return np.tensordot(Dinv, rhs, axes=(1, 0))
     Dm = np.moveaxis(D, (0, 1), (-2, -1))
     r = np.moveaxis(rhs, 0, -1)[..., None]
     return np.moveaxis(np.linalg.solve(Dm, r)[..., 0], -1, 0)

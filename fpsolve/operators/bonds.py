@@ -111,35 +111,43 @@ def build_bonds(grid, fields, *, warn: bool = True) -> BondSet:
     return BondSet(offsets, rf, rb, nbr, previous, _exit_rates(grid, fields, h), weights)
 
 
-def _midpoint_slices(off) -> tuple:
-    """Half-mesh index ``2 x + 1 + off`` of the bond midpoints, as slices per axis."""
-    return tuple({0: slice(1, None, 2), 1: slice(2, None, 2), -1: slice(0, -1, 2)}[int(o)]
-                 for o in off)
+def _shift(values: np.ndarray, off, lead: int = 0) -> np.ndarray:
+    """``out[..., x] = values[..., x + off]`` (cyclic; callers mask bonds that leave the box)."""
+    axes = tuple(lead + k for k, o in enumerate(off) if o != 0)
+    return np.roll(values, tuple(-int(o) for o in off if o != 0), axis=axes) if axes else values
+
+
+def _at_midpoints(values: np.ndarray, off, lead: int = 0) -> np.ndarray:
+    """Bond-midpoint values of cell ``values``: the mean over the cells spanned by the bond
+    (2 for an axis bond, the 4 corners of the plaquette for a diagonal one); second order."""
+    corners = [np.where(np.arange(len(off)) == k, off, 0) for k in np.flatnonzero(off)]
+    total, count = values, 1
+    for c in corners:
+        total = total + _shift(total, c, lead)
+        count *= 2
+    return total / count
 
 
 def _bond_weight(D: np.ndarray, off, h) -> np.ndarray:
-    sl = _midpoint_slices(off)
     axes = np.flatnonzero(off)
     if len(axes) == 1:
         i = axes[0]
-        c = D[(i, i) + sl] / h[i] ** 2
+        c = D[i, i] / h[i] ** 2
         for j in range(len(off)):
             if j != i:
-                c = c - np.abs(D[(i, j) + sl]) / (h[i] * h[j])
-        return c
+                c = c - np.abs(D[i, j]) / (h[i] * h[j])
+        return _at_midpoints(c, off)
     i, j = axes
     sign = off[i] * off[j]
-    return np.maximum(sign * D[(i, j) + sl], 0.0) / (h[i] * h[j])
+    return np.maximum(sign * _at_midpoints(D[i, j], off), 0.0) / (h[i] * h[j])
 
 
 def _potential_drop(grid, fields, off, h) -> np.ndarray:
-    """``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the midpoint rule for ``F``."""
-    sl = _midpoint_slices(off)
+    """``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for ``F``."""
     step = off * h
-    drop = -np.tensordot(step, fields.force[(slice(None),) + sl], axes=(0, 0))
+    drop = -np.tensordot(step, _at_midpoints(fields.force, off, lead=1), axes=(0, 0))
     if fields.potential is not None:
-        U = fields.potential[tuple(slice(1, None, 2) for _ in off)]
-        drop = drop + np.roll(U, shift=tuple(-off), axis=tuple(range(len(off)))) - U
+        drop = drop + _shift(fields.potential, off) - fields.potential
     return drop
 
 
@@ -156,25 +164,32 @@ def _neighbor_index(grid, off) -> np.ndarray:
 
 
 def _exit_rates(grid, fields, h) -> dict:
-    """Rates through absorbing walls: a half bond of length h/2 to the wall where p = 0."""
+    """Rates through absorbing walls: a half bond of length h/2 to the wall where p = 0.
+
+    Wall values are linear extrapolations of the two nearest cells (second order).
+    """
     exits = {}
     for axis, kind in enumerate(grid.boundary):
         if kind != "absorbing":
             continue
         for side in (-1, 1):
-            wall = [slice(1, None, 2)] * grid.ndim
-            wall[axis] = 0 if side < 0 else -1
-            cell = [slice(1, None, 2)] * grid.ndim
-            cell[axis] = 1 if side < 0 else -2
-            D_nn = fields.D[(axis, axis) + tuple(wall)]
-            F_n = 0.5 * (fields.force[(axis,) + tuple(wall)] + fields.force[(axis,) + tuple(cell)])
+            near = [slice(None)] * grid.ndim
+            near[axis] = 0 if side < 0 else -1
+            inner = list(near)
+            inner[axis] = 1 if side < 0 else -2
+            near, inner = tuple(near), tuple(inner)
+
+            def wall(v, lead=0):
+                pre = (slice(None),) * lead
+                return 1.5 * v[pre + near] - 0.5 * v[pre + inner]
+
+            F_n = 0.5 * (wall(fields.force[axis]) + fields.force[axis][near])
             drop = -side * 0.5 * h[axis] * F_n
             if fields.potential is not None:
-                drop = drop + fields.potential[tuple(wall)] - fields.potential[tuple(cell)]
+                drop = drop + wall(fields.potential) - fields.potential[near]
+            D_nn = np.maximum(wall(fields.D[axis, axis]), 0.5 * fields.D[axis, axis][near])
             rate = np.zeros(grid.shape)
-            edge = [slice(None)] * grid.ndim
-            edge[axis] = 0 if side < 0 else -1
-            rate[tuple(edge)] = 2.0 * D_nn / h[axis] ** 2 * bernoulli(drop)
+            rate[near] = 2.0 * D_nn / h[axis] ** 2 * bernoulli(drop)
             exits[(axis, side)] = rate.ravel()
     return exits
 

@@ -49,8 +49,7 @@ class FokkerPlanckOperator:
         fields = model.fields(grid)
         self.bonds: BondSet = build_bonds(grid, fields, warn=warn_positivity)
         #: Diffusion tensor at cell centers, shape ``(d, d, *grid.shape)``.
-        self.diffusion = np.ascontiguousarray(
-            fields.D[(slice(None), slice(None)) + (slice(1, None, 2),) * grid.ndim])
+        self.diffusion = fields.D
         self._exit_rate = self.bonds.exit_rate
         self._matrix = None
 

