@@ -8,9 +8,11 @@ is the single quantity from which operator, matrix and current are all built.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._numba import jit_parallel, prange
 
-__all__ = ["bond_fluxes", "flux_divergence", "assemble_csr"]
+__all__ = ["bond_fluxes", "flux_divergence", "assemble_csr", "fitted_rates", "shifted_index"]
 
 
 @jit_parallel
@@ -64,3 +66,45 @@ def assemble_csr(rf, rb, nbr, prev, exit_rate, indices, data):
         indices[base] = x
         data[base] = diag
 
+
+
+@jit_parallel
+def fitted_rates(c, drop, nbr, rf, rb):
+    """Exponentially fitted rates ``rf = c B(drop)``, ``rb = c B(-drop)``, ``B(z) = z/(e^z - 1)``.
+
+    Each direction uses its own ``expm1`` (no ``B(-z) = B(z) + z`` shortcut, which cancels
+    catastrophically for large ``|z|``); overflow gives the exact limit 0.  Zero where the bond
+    is absent (``nbr < 0``).
+    """
+    for x in prange(c.size):
+        z = drop[x]
+        if nbr[x] < 0:
+            rf[x] = 0.0
+            rb[x] = 0.0
+        elif z == 0.0:
+            rf[x] = c[x]
+            rb[x] = c[x]
+        else:
+            rf[x] = c[x] * z / np.expm1(z)
+            rb[x] = -c[x] * z / np.expm1(-z)
+
+
+@jit_parallel
+def shifted_index(shape, periodic, off, nbr, prev):
+    """``nbr[x]`` = flat index of cell ``x + off`` (wrapped on periodic axes, -1 outside) and
+    its inverse ``prev[nbr[x]] = x`` (``prev`` must be pre-filled with -1)."""
+    d = shape.size
+    for i in prange(nbr.size):
+        x = np.int64(i)  # prange indices may be unsigned; keep all index arithmetic in int64
+        rem, y, stride, inside = x, np.int64(0), np.int64(1), True
+        for a in range(d - 1, -1, -1):
+            j = rem % shape[a] + off[a]
+            rem //= shape[a]
+            if j < 0 or j >= shape[a]:
+                inside = inside and periodic[a]
+                j %= shape[a]
+            y += j * stride
+            stride *= shape[a]
+        nbr[x] = y if inside else -1
+        if inside:
+            prev[y] = x

@@ -23,6 +23,7 @@ from itertools import combinations
 import numpy as np
 
 from ..errors import PositivityWarning
+from . import _kernels
 
 __all__ = ["BondSet", "bond_offsets", "build_bonds", "bernoulli"]
 
@@ -91,21 +92,17 @@ def build_bonds(grid, fields, *, warn: bool = True) -> BondSet:
     """Bond rates of ``grid`` for model ``fields`` (see :class:`~fpsolve.models.ModelFields`)."""
     offsets = bond_offsets(grid.ndim)
     K, n = len(offsets), grid.size
-    rf, rb, weights = (np.zeros((K, n)) for _ in range(3))
+    rf, rb, weights = (np.empty((K, n)) for _ in range(3))
     nbr = np.empty((K, n), dtype=np.int64)
-    h = np.asarray(grid.spacing)
-    for k, off in enumerate(offsets):
-        c = _bond_weight(fields.D, off, h)
-        drop = _potential_drop(grid, fields, off, h)
-        nbr[k] = _neighbor_index(grid, off).ravel()
-        present = nbr[k] >= 0
-        weights[k] = c.ravel()
-        rf[k] = np.where(present, (c * bernoulli(drop)).ravel(), 0.0)
-        rb[k] = np.where(present, (c * bernoulli(-drop)).ravel(), 0.0)
     previous = np.full((K, n), -1, dtype=np.int64)
-    for k in range(K):
-        src = np.flatnonzero(nbr[k] >= 0)
-        previous[k, nbr[k, src]] = src
+    h = np.asarray(grid.spacing)
+    shape = np.asarray(grid.shape, dtype=np.int64)
+    periodic = np.asarray(grid.periodic, dtype=np.bool_)
+    for k, off in enumerate(offsets):
+        _kernels.shifted_index(shape, periodic, off, nbr[k], previous[k])
+        weights[k] = _bond_weight(fields.D, off, h).ravel()
+        drop = np.ascontiguousarray(_potential_drop(grid, fields, off, h)).ravel()
+        _kernels.fitted_rates(weights[k], drop, nbr[k], rf[k], rb[k])
     if warn:
         _warn_negative_weights(grid, weights, nbr, offsets)
     return BondSet(offsets, rf, rb, nbr, previous, _exit_rates(grid, fields, h), weights)
@@ -149,18 +146,6 @@ def _potential_drop(grid, fields, off, h) -> np.ndarray:
     if fields.potential is not None:
         drop = drop + _shift(fields.potential, off) - fields.potential
     return drop
-
-
-def _neighbor_index(grid, off) -> np.ndarray:
-    """Linear index of ``x + off`` (wrapped on periodic axes), -1 outside the box."""
-    idx = np.arange(grid.size, dtype=np.int64).reshape(grid.shape)
-    nb = np.roll(idx, shift=tuple(-off), axis=tuple(range(grid.ndim)))
-    for axis, o in enumerate(off):
-        if o != 0 and not grid.periodic[axis]:
-            edge = [slice(None)] * grid.ndim
-            edge[axis] = -1 if o > 0 else 0
-            nb[tuple(edge)] = -1
-    return nb
 
 
 def _exit_rates(grid, fields, h) -> dict:
