@@ -1,0 +1,10 @@
+"""Gaussian (Ornstein-Uhlenbeck) theory in any dimension: Lyapunov covariance, probability current,
+circulation and entropy production.  Pure matrix math; imports nothing else from fpsolve except
+the error classes."""
+
+from .lyapunov import (circulation, current_matrix, discrete_entropy_production,
+                       discrete_stationary_covariance, entropy_production_rate,
+                       stationary_covariance)
+
+__all__ = ["stationary_covariance", "discrete_stationary_covariance", "current_matrix",
+           "entropy_production_rate", "circulation", "discrete_entropy_production"]
