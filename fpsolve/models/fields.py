@@ -28,11 +28,14 @@ class ModelFields:
         non-conservative part (the conservative part is ``-grad U``).
     potential : ndarray, shape S, or None
         Potential ``U`` when the model has one.
+    div_D : ndarray, shape (d, *S)
+        Divergence ``(div D)_i = d_j D_ij`` (zero for constant ``D``).
     """
 
     D: np.ndarray
     force: np.ndarray
     potential: np.ndarray | None
+    div_D: np.ndarray
 
 
 def check_finite(name: str, values: np.ndarray, points: np.ndarray) -> None:

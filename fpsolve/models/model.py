@@ -156,17 +156,32 @@ class FokkerPlanckModel:
         if not self.is_constant_diffusion:
             check_finite("diffusion", D, x)
             check_positive_definite(D, x)
+        div_d = self._divergence_of_d(grid, x, D)
         if self.has_potential:
             U = self._eval("potential", self._potential, x, ())
             force = (np.zeros_like(x) if self._force is None
                      else self._eval("force", self._force, x, (grid.ndim,)))
-            return ModelFields(D=D, force=force, potential=U)
+            return ModelFields(D=D, force=force, potential=U, div_D=div_d)
         b = self._drift_on_cells(grid, x)
         alpha = CONVENTIONS[self.convention]
         # J = b p - (1 - alpha) (div D) p - D grad p  =>  F = D^-1 (b - (1 - alpha) div D)
-        rhs = b if alpha == 1.0 else b - (1.0 - alpha) * self._divergence_of_d(grid, x, D)
+        rhs = b if alpha == 1.0 else b - (1.0 - alpha) * div_d
         force = _solve_tensor(D, rhs, constant=self.is_constant_diffusion)
-        return ModelFields(D=D, force=force, potential=None)
+        return ModelFields(D=D, force=force, potential=None, div_D=div_d)
+
+    def ito_drift(self, grid) -> np.ndarray:
+        """Ito drift ``a = D F + div D`` at the cell centers of ``grid``, shape ``(d, *shape)``.
+
+        For potential models ``F = -grad U + f`` with ``grad U`` from second-order finite
+        differences (findiff) on the grid.
+        """
+        fields = self.fields(grid)
+        force = fields.force
+        if fields.potential is not None:
+            force = force - np.stack([
+                Diff(k, grid.spacing[k], acc=2, periodic=grid.periodic[k])(fields.potential)
+                for k in range(grid.ndim)])
+        return np.einsum("ij...,j...->i...", fields.D, force) + fields.div_D
 
     def _drift_on_cells(self, grid, x) -> np.ndarray:
         if callable(self.drift):
