@@ -40,8 +40,8 @@ def probability_current(result, p=None) -> ProbabilityCurrent:
     Axis bonds cross one face.  A diagonal bond ``x -> x + e_i + s e_j`` is routed half along
     each of the two lattice paths around its plaquette, so its flux is split equally over two
     faces normal to ``i`` and two normal to ``j``.  The face current density is the flux times
-    ``h_i``, and ``divergence(current) == operator.apply(p)`` with the sign ``dp/dt = -div J``
-    holds to round-off.
+    ``h_i``, and ``divergence(current) == -operator.apply(p)`` (``dp/dt = -div J``) holds to
+    round-off.
 
     Examples
     --------
