@@ -5,12 +5,14 @@ from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
 from .operators import FokkerPlanckOperator
-from .solvers import solve_stationary
+from .solvers import (evolve, mean_first_passage_time, relaxation_spectrum,
+                      solve_quasi_stationary, solve_stationary)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary",
+    "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary", "evolve",
+    "relaxation_spectrum", "solve_quasi_stationary", "mean_first_passage_time",
     "probability_current", "divergence", "entropy_production_rate",
     "analysis", "errors", "grids", "linear", "models", "operators", "results", "solvers", "__version__",
 ]

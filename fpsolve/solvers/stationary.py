@@ -30,8 +30,9 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     op : FokkerPlanckOperator
         Operator without absorbing walls.
     method : {"auto", "direct", "amg"}, keyword-only
-        ``"direct"``: sparse LU (SuperLU, minimum-degree ordering of ``A + A^T``).  ``"amg"``: GMRES preconditioned with classical
-        (Ruge-Stueben) algebraic multigrid from pyamg.  ``"auto"`` picks direct for small grids.
+        ``"direct"``: sparse LU (SuperLU, minimum-degree ordering of ``A + A^T``).
+        ``"amg"``: GMRES preconditioned with classical (Ruge-Stueben) algebraic multigrid
+        from pyamg.  ``"auto"`` picks direct for small grids.
     tol : float
         Relative tolerance of the preconditioned Krylov solve (``"amg"`` only); the reported
         :func:`relative_residual` is typically 10-100 times smaller.
