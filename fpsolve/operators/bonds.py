@@ -98,9 +98,10 @@ def build_bonds(grid, fields, *, warn: bool = True) -> BondSet:
     h = np.asarray(grid.spacing)
     shape = np.asarray(grid.shape, dtype=np.int64)
     periodic = np.asarray(grid.periodic, dtype=np.bool_)
+    constant = bool(np.all(fields.D == fields.D[(Ellipsis,) + (slice(0, 1),) * grid.ndim]))
     for k, off in enumerate(offsets):
         _kernels.shifted_index(shape, periodic, off, nbr[k], previous[k])
-        weights[k] = _bond_weight(fields.D, off, h).ravel()
+        weights[k] = np.broadcast_to(_bond_weight(fields.D, off, h, constant), grid.shape).ravel()
         drop = np.ascontiguousarray(_potential_drop(grid, fields, off, h)).ravel()
         _kernels.fitted_rates(weights[k], drop, nbr[k], rf[k], rb[k])
     if warn:
@@ -125,7 +126,10 @@ def _at_midpoints(values: np.ndarray, off, lead: int = 0) -> np.ndarray:
     return total / count
 
 
-def _bond_weight(D: np.ndarray, off, h) -> np.ndarray:
+def _bond_weight(D: np.ndarray, off, h, constant: bool) -> np.ndarray:
+    """Weight ``c_k`` of the bond family ``off`` at the bond midpoints (a scalar for constant D)."""
+    cell = (slice(None),) * 2 + (0,) * (D.ndim - 2) if constant else (slice(None),) * 2
+    D = D[cell]
     axes = np.flatnonzero(off)
     if len(axes) == 1:
         i = axes[0]
@@ -133,16 +137,16 @@ def _bond_weight(D: np.ndarray, off, h) -> np.ndarray:
         for j in range(len(off)):
             if j != i:
                 c = c - np.abs(D[i, j]) / (h[i] * h[j])
-        return _at_midpoints(c, off)
-    i, j = axes
-    sign = off[i] * off[j]
-    return np.maximum(sign * _at_midpoints(D[i, j], off), 0.0) / (h[i] * h[j])
+    else:
+        i, j = axes
+        c = np.maximum(off[i] * off[j] * D[i, j], 0.0) / (h[i] * h[j])
+    return c if constant else _at_midpoints(c, off)
 
 
 def _potential_drop(grid, fields, off, h) -> np.ndarray:
     """``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for ``F``."""
-    step = off * h
-    drop = -np.tensordot(step, _at_midpoints(fields.force, off, lead=1), axes=(0, 0))
+    # -F . v is averaged over the bond's cells: the trapezoid rule for the line integral.
+    drop = _at_midpoints(-np.tensordot(off * h, fields.force, axes=(0, 0)), off)
     if fields.potential is not None:
         drop = drop + _shift(fields.potential, off) - fields.potential
     return drop
@@ -188,7 +192,7 @@ def _warn_negative_weights(grid, weights, nbr, offsets) -> None:
     where = tuple(float(c) for c in grid.cell_centers().reshape(grid.ndim, -1)[:, x])
     warnings.warn(
         f"diffusion tensor is not diagonally dominant enough for this spacing: {len(cells)} cells "
-        f"have negative bond weights (first at x = {where}, bond {tuple(offsets[k])}, weight "
+        f"have negative bond weights (first at x = {where}, bond {tuple(int(o) for o in offsets[k])}, weight "
         f"{weights[k, x]:.3g}); the operator is not an M-matrix and densities may become "
         "negative. Refine the grid anisotropically or reduce |D_ij|.",
         PositivityWarning, stacklevel=4)
