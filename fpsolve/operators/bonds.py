@@ -189,10 +189,11 @@ def _warn_negative_weights(grid, weights, nbr, offsets) -> None:
         return
     cells = np.flatnonzero(bad.any(axis=0))
     k, x = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    bond = tuple(int(o) for o in offsets[k])
     where = tuple(float(c) for c in grid.cell_centers().reshape(grid.ndim, -1)[:, x])
     warnings.warn(
         f"diffusion tensor is not diagonally dominant enough for this spacing: {len(cells)} cells "
-        f"have negative bond weights (first at x = {where}, bond {tuple(int(o) for o in offsets[k])}, weight "
+        f"have negative bond weights (first at x = {where}, bond {bond}, weight "
         f"{weights[k, x]:.3g}); the operator is not an M-matrix and densities may become "
         "negative. Refine the grid anisotropically or reduce |D_ij|.",
         PositivityWarning, stacklevel=4)
