@@ -73,17 +73,20 @@ def fitted_rates(c, drop, nbr, rf, rb):
     """Exponentially fitted rates ``rf = c B(drop)``, ``rb = c B(-drop)``, ``B(z) = z/(e^z - 1)``.
 
     Each direction uses its own ``expm1`` (no ``B(-z) = B(z) + z`` shortcut, which cancels
-    catastrophically for large ``|z|``); overflow gives the exact limit 0.  Zero where the bond
-    is absent (``nbr < 0``).
+    catastrophically for large ``|z|``); beyond ``|z| > 700`` (``exp`` would overflow) the exact
+    limits ``B(z) = 0`` and ``B(-z) = z`` to double precision are used.  Zero where the bond is
+    absent (``nbr < 0``).
     """
     for x in prange(c.size):
         z = drop[x]
         if nbr[x] < 0:
-            rf[x] = 0.0
-            rb[x] = 0.0
+            rf[x], rb[x] = 0.0, 0.0
         elif z == 0.0:
-            rf[x] = c[x]
-            rb[x] = c[x]
+            rf[x], rb[x] = c[x], c[x]
+        elif z > 700.0:
+            rf[x], rb[x] = 0.0, c[x] * z
+        elif z < -700.0:
+            rf[x], rb[x] = -c[x] * z, 0.0
         else:
             rf[x] = c[x] * z / np.expm1(z)
             rb[x] = -c[x] * z / np.expm1(-z)
