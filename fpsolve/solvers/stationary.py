@@ -21,7 +21,7 @@ DIRECT_LIMIT = {1: 10**7, 2: 2 * 10**5, 3: 3 * 10**4}
 METHODS = ("auto", "direct", "amg")
 
 
-def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: int = 200
+def solve_stationary(op, *, method: str = "auto", tol: float = 1e-9, maxiter: int = 200
                      ) -> StationaryResult:
     """Stationary density ``p`` with ``G p = 0`` and ``sum(p) * cell_volume = 1``.
 
@@ -153,7 +153,7 @@ def _finish(op, q, its, info, method, tol) -> StationaryResult:
                           f"{p.min():.3g}); is the operator an M-matrix?", ConvergenceWarning,
                           stacklevel=3)
     res = relative_residual(op.matrix(), p)
-    converged = info == 0 and np.isfinite(res) and res < max(1e3 * tol, 1e-8)
+    converged = info == 0 and np.isfinite(res) and res < max(100 * tol, 1e-10)
     msg = f"{method}: relative residual {res:.2e}, {its} iterations{note}"
     if not converged:
         warnings.warn(f"stationary solve did not converge ({msg})", ConvergenceWarning,
