@@ -1,6 +1,6 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
-from . import analysis, errors, grids, linear, models, operators, results, solvers
+from . import analysis, errors, grids, learning, linear, models, operators, results, solvers
 from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
@@ -14,5 +14,5 @@ __all__ = [
     "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary", "evolve",
     "relaxation_spectrum", "solve_quasi_stationary", "mean_first_passage_time",
     "probability_current", "divergence", "entropy_production_rate",
-    "analysis", "errors", "grids", "linear", "models", "operators", "results", "solvers", "__version__",
+    "analysis", "errors", "grids", "learning", "linear", "models", "operators", "results", "solvers", "__version__",
 ]

@@ -1,0 +1,34 @@
+"""Learning as a stochastic process: models with analytic gradients, minibatch schedules, SGD.
+
+* :mod:`~fpsolve.learning.models` -- :class:`RegressionNetwork`, :class:`LinearRegression`,
+  :class:`SoftmaxRegression` with per-sample gradients and exact Hessians;
+* :mod:`~fpsolve.learning.datasets` -- :class:`Dataset`, :func:`paper_regression`,
+  :func:`load_regression`;
+* :mod:`~fpsolve.learning.schedules` -- with (``"wr"``) and without (``"wor"``) replacement;
+* :mod:`~fpsolve.learning.sgd` -- :func:`sgd` (plain SGD, SGLD, SGWORLD) returning
+  :class:`SGDResult`;
+* :mod:`~fpsolve.learning.theory` -- minimum, minibatch diffusion, Gaussian (Lyapunov) theory;
+* :mod:`~fpsolve.learning.estimators` -- area velocity, windowed entropy production;
+* :mod:`~fpsolve.learning.wor` -- epoch-level theory of without-replacement batching.
+"""
+
+from .datasets import Dataset, load_regression, paper_regression
+from .models import GradientModel, LinearRegression, RegressionNetwork, SoftmaxRegression
+from .schedules import derive_key, minibatch_indices
+from .estimators import area_velocity, entropy_production_windows
+from .sgd import SGDResult, sgd
+from .theory import (GaussianTheory, Minimum, empirical_diffusion, find_minimum, gaussian_theory,
+                     minibatch_diffusion)
+from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
+                  wor_stationary_mean)
+
+__all__ = [
+    "Dataset", "paper_regression", "load_regression",
+    "GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression",
+    "derive_key", "minibatch_indices",
+    "SGDResult", "sgd",
+    "Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion", "GaussianTheory",
+    "gaussian_theory", "area_velocity", "entropy_production_windows",
+    "EpochStatistics", "wor_effective_loss", "wor_stationary_mean", "wor_epoch_statistics",
+    "wor_diffusion",
+]
