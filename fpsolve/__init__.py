@@ -1,10 +1,13 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
-from . import analysis, errors, grids, learning, linear, models, operators, results, solvers
+from . import (analysis, errors, grids, learning, linear, models, operators, results, solvers,
+               stochastic)
 from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
 from .operators import FokkerPlanckOperator
+from .stochastic import (extrapolate_to_zero_dt, fluctuation_test, simulate,
+                         stochastic_entropy_production)
 from .solvers import (evolve, mean_first_passage_time, relaxation_spectrum,
                       solve_quasi_stationary, solve_stationary)
 
@@ -14,5 +17,7 @@ __all__ = [
     "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary", "evolve",
     "relaxation_spectrum", "solve_quasi_stationary", "mean_first_passage_time",
     "probability_current", "divergence", "entropy_production_rate",
-    "analysis", "errors", "grids", "learning", "linear", "models", "operators", "results", "solvers", "__version__",
+    "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
+    "analysis", "errors", "grids", "learning", "linear", "models", "operators", "results",
+    "solvers", "stochastic", "__version__",
 ]

@@ -1,0 +1,338 @@
+"""``simulate``: ensembles of trajectories of the SDE that belongs to a Fokker-Planck model."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import DiffusionError, SolverError
+from ..grids import CartesianGrid
+from ..models import FokkerPlanckModel
+from . import _kernels
+from .checkpoint import STATE_FIELDS, fingerprint, load_checkpoint, save_checkpoint
+from .methods import METHOD_ORDERS, METHODS
+from .observables import PathObservable
+from .rng import derive_key, seed_sequence, ziggurat_table
+from .tables import tabulate
+from .trajectories import TrajectoryResult
+
+__all__ = ["simulate"]
+
+_BUFFER_DOUBLES = 2**22   # path buffer of a chunk when observables need every step (32 MB)
+_PROGRESS_CHUNKS = 20     # default number of chunks with progress or checkpoints
+
+
+def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyama",
+             record_every=1, rng=None, observables=(), chunk_steps=None, checkpoint=None,
+             progress=False, table_grid=None, exit_correction=True, noise=None
+             ) -> TrajectoryResult:
+    """Simulate ``n_traj`` trajectories of ``dx = a dt + sigma dW`` (``sigma sigma^T = 2 D``).
+
+    Parameters
+    ----------
+    model : FokkerPlanckModel
+        Any convention: the trajectories follow the Ito drift ``a = model.ito_drift`` (an object
+        with a ``model`` attribute, such as a gallery problem, is unpacked).
+    x0 : array_like, shape (d,) or (n_traj, d)
+        Initial positions, inside the walls (a scalar or ``(n_traj,)`` in 1-D).
+    grid : CartesianGrid, keyword-only
+        Box and walls: ``reflecting`` (specular reflection), ``periodic`` (wrap, counted in
+        ``winding``) or ``absorbing`` (the trajectory stops; ``exit_time``, ``exit_side``).
+    dt : float, keyword-only
+    n_steps : int, keyword-only
+    n_traj : int, optional, keyword-only
+        Default: the number of rows of ``x0`` (1 for a single point).
+    method : {"euler_maruyama", "heun", "milstein"}, keyword-only
+        See :data:`fpsolve.stochastic.methods.METHODS` for the declared orders.
+    record_every : int, default 1, keyword-only
+        Save positions every ``record_every`` steps; 0 saves none (``positions`` is None).
+    rng : Generator, int, SeedSequence or None, keyword-only
+        Source of the 64-bit Philox key (:func:`~fpsolve.stochastic.rng.derive_key`).
+    observables : sequence of PathObservable, keyword-only
+        Streaming observables; copies are accumulated and returned in ``result.observables``.
+    chunk_steps : int, optional, keyword-only
+        Steps per kernel call (progress, checkpoints and observables work per chunk).  Default:
+        all steps; ``n_steps / 20`` with progress or checkpoint; capped so that a chunk's path
+        buffer stays near 32 MB when observables are given.
+    checkpoint : str or Path, optional, keyword-only
+        ``.npz`` file written after each chunk; if it exists, the run resumes from it (it must
+        come from a call with the same arguments; with ``rng`` None or a Generator its saved key
+        is reused).
+    progress : bool, default False, keyword-only
+        Show a tqdm progress bar.
+    table_grid : CartesianGrid, optional, keyword-only
+        Grid on which drift and noise are tabulated (same box); default ``grid`` refined to
+        at least 256 cells per axis in 1-D/2-D (64 in 3-D), at most 2^20 cells.
+    exit_correction : bool, default True, keyword-only
+        Brownian-bridge test for crossings of absorbing walls within a step.
+    noise : ndarray, shape (n_steps, n_traj, d), optional, keyword-only
+        Standard normals to use instead of generated ones (``dW = sqrt(dt) noise``), e.g. to
+        compare schemes on the same Brownian path.
+
+    Returns
+    -------
+    TrajectoryResult
+
+    Raises
+    ------
+    SolverError
+        Invalid arguments (named), a non-finite position during the run (reduce ``dt``).
+    DiffusionError
+        The interpolated noise factor is not positive definite at a visited point (the
+        message gives the trajectory, step and position).
+
+    Notes
+    -----
+    Drift and Cholesky factor of ``2 D`` are tabulated at the cell centers of ``table_grid``
+    and interpolated multilinearly (:mod:`fpsolve.stochastic.tables`); constant ``D`` is used
+    directly, and a drift that is affine on the table is evaluated as ``b + M x``.  Reflection folds the end of a step back into the box; an absorbed trajectory's
+    exit time is interpolated linearly along the step when its end lies outside, and is the
+    step's midpoint when the Brownian-bridge test (probability ``exp(-2 u v / (2 D_kk dt))``
+    for distances ``u, v`` of the step's ends to the wall) detects a crossing in between.
+    Variates are counter based (Philox4x32-10 + ziggurat): results are bit-identical for any
+    number of threads and any ``chunk_steps`` (the floating sums of the observables depend on
+    ``chunk_steps`` at round-off level).
+
+    Examples
+    --------
+    >>> import numpy as np, fpsolve as fp
+    >>> from fpsolve.stochastic import simulate
+    >>> from fpsolve.models.gallery import OrnsteinUhlenbeck
+    >>> grid = fp.CartesianGrid([(-8, 8)] * 2, 16)
+    >>> res = simulate(OrnsteinUhlenbeck(-np.eye(2)), [0.0, 0.0], grid=grid, dt=0.01,
+    ...                n_steps=500, n_traj=2000, rng=42, record_every=0)
+    >>> bool(np.allclose(np.cov(res.final_positions.T), np.eye(2), atol=0.1))  # S = I
+    True
+    """
+    run = _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng,
+                   observables, chunk_steps, checkpoint, progress, table_grid,
+                   exit_correction, noise)
+    with tqdm(total=run["n_steps"], initial=run["step"], disable=not progress,
+              unit="step") as bar:
+        while run["step"] < run["n_steps"]:
+            m = min(run["chunk"], run["n_steps"] - run["step"])
+            _run_chunk(run, m)
+            run["step"] += m
+            _raise_on_failure(run)
+            if checkpoint is not None:
+                _save(run, checkpoint)
+            bar.update(m)
+    return _result(run)
+
+
+# ----------------------------------------------------------------------------- preparation
+def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, observables,
+             chunk_steps, checkpoint, progress, table_grid, exit_correction, noise) -> dict:
+    model, grid = _check_model(model), _check_grid(grid)
+    dt, n_steps = _check_dt(dt), _count("n_steps", n_steps, 1)
+    if method not in METHODS:
+        raise SolverError(f"method: unknown name {method!r}; expected one of {tuple(METHODS)}")
+    record_every = _count("record_every", record_every, 0)
+    x = _check_x0(x0, grid, n_traj)
+    noise = _check_noise(noise, n_steps, x.shape)
+    obs = _check_observables(observables, x.shape[0], dt, n_steps)
+    chunk = _chunk(chunk_steps, n_steps, x.shape, bool(obs), progress or checkpoint is not None)
+    tables = tabulate(model, grid, method, table_grid=table_grid)
+    run = {"tables": tables, "method": method, "dt": dt, "n_steps": n_steps, "step": 0,
+           "record_every": record_every, "obs": obs, "chunk": chunk, "grid": grid,
+           "noise": noise, "bridge": bool(exit_correction), "state": _initial_state(x)}
+    n_saved = n_steps // record_every + 1 if record_every else 0
+    run["positions"] = np.full((n_saved, *x.shape), np.nan) if record_every else None
+    if record_every:
+        run["positions"][0] = x
+    rng_fixed = not (rng is None or isinstance(rng, np.random.Generator))
+    run["fingerprint"] = fingerprint(
+        x, dt, n_steps, method, record_every, chunk, bool(exit_correction), repr(grid),
+        repr(tables.table_grid), tables.drift, tables.sigma, tables.dsigma,
+        np.zeros(0) if noise.size == 0 else noise, [o.config() for o in obs],
+        derive_key(rng) if rng_fixed else "key-from-checkpoint")
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, run["fingerprint"])
+    if saved is None:
+        seq = seed_sequence(rng)
+        run["key"], run["entropy"] = derive_key(seq), seq.entropy
+    else:
+        run["key"], run["entropy"] = saved["key"], None
+        _restore(run, saved)
+    return run
+
+
+def _check_model(model) -> FokkerPlanckModel:
+    inner = getattr(model, "model", None)
+    if not isinstance(model, FokkerPlanckModel) and isinstance(inner, FokkerPlanckModel):
+        model = inner
+    if not isinstance(model, FokkerPlanckModel):
+        raise SolverError(f"model: expected a FokkerPlanckModel, got {type(model).__name__}")
+    return model
+
+
+def _check_grid(grid) -> CartesianGrid:
+    if not isinstance(grid, CartesianGrid):
+        raise SolverError(f"grid: expected a CartesianGrid, got {type(grid).__name__}")
+    return grid
+
+
+def _check_dt(dt) -> float:
+    try:
+        value = float(dt)
+    except (TypeError, ValueError):
+        raise SolverError(f"dt: expected a positive finite number, got {dt!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise SolverError(f"dt: expected a positive finite number, got {dt!r}")
+    return value
+
+
+def _count(name, value, minimum) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise SolverError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_x0(x0, grid, n_traj) -> np.ndarray:
+    d = grid.ndim
+    x = np.array(x0, dtype=float, ndmin=1)
+    if x.ndim == 1 and x.shape != (d,) and d == 1:
+        x = x[:, None]                      # 1-D: (n_traj,) positions
+    if x.ndim == 1 and x.shape == (d,):
+        count = 1 if n_traj is None else _count("n_traj", n_traj, 1)
+        x = np.repeat(x[None], count, axis=0)
+    if x.ndim != 2 or x.shape[1] != d or x.shape[0] < 1:
+        raise SolverError(f"x0: expected shape ({d},) or (n_traj, {d}), got {np.shape(x0)}")
+    if n_traj is not None and _count("n_traj", n_traj, 1) != x.shape[0]:
+        raise SolverError(f"n_traj: {n_traj} does not match the {x.shape[0]} rows of x0")
+    if x.shape[0] >= 2**32:
+        raise SolverError(f"n_traj: at most 2^32 - 1 trajectories, got {x.shape[0]}")
+    if not np.all(np.isfinite(x)):
+        raise SolverError("x0: contains NaN or inf")
+    lo, hi = np.array(grid.bounds).T
+    outside = np.any((x < lo) | (x > hi), axis=1)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise SolverError(f"x0: position {tuple(x[i].tolist())} (trajectory {i}) lies outside "
+                          f"the walls {list(grid.bounds)}")
+    return np.ascontiguousarray(x)
+
+
+def _check_noise(noise, n_steps, shape) -> np.ndarray:
+    if noise is None:
+        return np.zeros((0, 0, shape[1]))
+    noise = np.ascontiguousarray(noise, dtype=float)
+    if noise.shape != (n_steps,) + shape:
+        raise SolverError(f"noise: expected shape {(n_steps,) + shape} (n_steps, n_traj, d), "
+                          f"got {noise.shape}")
+    if not np.all(np.isfinite(noise)):
+        raise SolverError("noise: contains NaN or inf")
+    return noise
+
+
+def _check_observables(observables, n_traj, dt, n_steps) -> list:
+    if isinstance(observables, PathObservable):
+        observables = [observables]
+    out, names = [], set()
+    for obs in observables:
+        if not isinstance(obs, PathObservable):
+            raise SolverError(f"observables: expected PathObservable instances, got "
+                              f"{type(obs).__name__}")
+        if obs.name in names:
+            raise SolverError(f"observables: duplicate name {obs.name!r}; pass name=...")
+        names.add(obs.name)
+        obs = copy.deepcopy(obs)
+        obs.start(n_traj, dt, n_steps)
+        out.append(obs)
+    return out
+
+
+def _chunk(chunk_steps, n_steps, shape, buffered, split) -> int:
+    if chunk_steps is not None:
+        return _count("chunk_steps", chunk_steps, 1)
+    chunk = math.ceil(n_steps / _PROGRESS_CHUNKS) if split else n_steps
+    if buffered:
+        chunk = min(chunk, max(1, _BUFFER_DOUBLES // (shape[0] * shape[1])))
+    return chunk
+
+
+def _initial_state(x) -> dict:
+    n, d = x.shape
+    return {"x": x.copy(), "wind": np.zeros((n, d), dtype=np.int64),
+            "t_exit": np.full(n, np.nan), "side": np.zeros(n, dtype=np.int64),
+            "fail": np.full((n, 2), -1, dtype=np.int64)}
+
+
+# ----------------------------------------------------------------------------- running
+def _run_chunk(run, m: int) -> None:
+    """Advance all trajectories by ``m`` steps, feed the observables, record positions."""
+    st, tb, step0, every = run["state"], run["tables"], run["step"], run["record_every"]
+    if run["obs"]:
+        path = np.full((m + 1,) + st["x"].shape, np.nan)
+        alive = np.isnan(st["t_exit"]) & (st["fail"][:, 0] < 0)
+        path[0][alive] = st["x"][alive]
+        stride, row0 = 1, step0
+    elif every:
+        path, stride, row0 = run["positions"], every, 0
+    else:
+        path, stride, row0 = np.zeros((0,) + st["x"].shape), 0, 0
+    _kernels.advance(METHODS[run["method"]].code, st["x"], st["wind"], st["t_exit"], st["side"],
+                     st["fail"], tb.drift, tb.sigma, tb.dsigma, tb.tgeo, tb.tint, tb.wall,
+                     tb.kind, run["key"], ziggurat_table(), run["noise"], step0, m, run["dt"],
+                     run["bridge"], path, stride, row0)
+    if run["obs"]:
+        for obs in run["obs"]:
+            obs.update(path, step0)
+        if every:
+            g = np.arange(step0 + 1, step0 + m + 1)
+            g = g[g % every == 0]
+            run["positions"][g // every] = path[g - step0]
+
+
+def _raise_on_failure(run) -> None:
+    fail = run["state"]["fail"]
+    bad = np.flatnonzero(fail[:, 0] >= 0)
+    if bad.size == 0:
+        return
+    i = int(bad[np.argmin(fail[bad, 0])])
+    step, reason = int(fail[i, 0]), int(fail[i, 1])
+    where = tuple(run["state"]["x"][i].tolist())
+    if reason == 1:
+        raise DiffusionError(f"diffusion: the interpolated noise factor is not positive definite "
+                             f"at x = {where} (trajectory {i}, step {step}); D must be positive "
+                             "definite wherever trajectories go")
+    raise SolverError(f"dt: step {step} of trajectory {i} from x = {where} gave a non-finite "
+                      f"position; reduce dt")
+
+
+def _save(run, path) -> None:
+    rows = run["step"] // run["record_every"] + 1 if run["record_every"] else 0
+    save_checkpoint(path, fingerprint=run["fingerprint"], step=run["step"], key=run["key"],
+                    state=run["state"],
+                    positions=None if run["positions"] is None else run["positions"][:rows],
+                    observables={o.name: o.state() for o in run["obs"]})
+
+
+def _restore(run, saved) -> None:
+    run["step"] = saved["step"]
+    for k in STATE_FIELDS:
+        run["state"][k] = np.ascontiguousarray(saved["state"][k])
+    if run["positions"] is not None:
+        run["positions"][:saved["positions"].shape[0]] = saved["positions"]
+    for obs in run["obs"]:
+        obs.load_state(saved["observables"].get(obs.name, {}))
+
+
+def _result(run) -> TrajectoryResult:
+    st, every = run["state"], run["record_every"]
+    times = (np.arange(run["positions"].shape[0]) * every * run["dt"] if every
+             else np.zeros(0))
+    seed = {"key": [int(k) for k in run["key"]]}
+    if run["entropy"] is not None:
+        seed["entropy"] = run["entropy"]
+    return TrajectoryResult(
+        positions=run["positions"], times=times, final_positions=st["x"],
+        exit_time=st["t_exit"], exit_side=st["side"], winding=st["wind"],
+        observables={o.name: o for o in run["obs"]}, dt=run["dt"], n_steps=run["n_steps"],
+        method=run["method"], seed=seed, grid=run["grid"], table_grid=run["tables"].table_grid,
+        orders=dict(METHOD_ORDERS[run["method"]]),
+        options={"record_every": every, "chunk_steps": run["chunk"],
+                 "exit_correction": run["bridge"]})

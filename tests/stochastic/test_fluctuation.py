@@ -1,0 +1,144 @@
+"""Fluctuation-theorem estimators: ``fpsolve.stochastic.fluctuation.fluctuation_test``.
+
+Synthetic reference: ``dS ~ N(m, 2m)`` satisfies both theorems exactly
+(``<exp(-dS)> = exp(-m + m) = 1`` and ``ln[P(s)/P(-s)] = s``); ``N(m, v)`` has
+``<exp(-dS)> = exp(-m + v/2)`` and log-ratio slope ``2m / v``.  False-failure rates quoted below
+were measured by rerunning the checks with fresh seeds (1000-1500 repetitions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpsolve.errors import FpsolveError
+from fpsolve.stochastic.fluctuation import MIN_SAMPLES, Estimate, Verdict, fluctuation_test
+
+
+def gaussian(m, v, n, seed):
+    return np.random.default_rng(seed).normal(m, np.sqrt(v), n)
+
+
+@pytest.mark.parametrize("m", [0.5, 1.0, 2.0])
+def test_gaussian_obeying_the_theorems_passes(m):
+    res = fluctuation_test(gaussian(m, 2 * m, 40_000, seed=int(10 * m)), n_bootstrap=200, rng=0)
+    # False failures at n = 4e4: IFT |z| > 3 in 0.13 %, 0.40 %, 0.73 % (m = 0.5, 1, 2; the
+    # lognormal exp(-dS) skews the mean for large m); |slope - 1| > 0.05 is > 3.8 slope stderr
+    # (0.013): below 0.01 %.
+    assert res.verdict.passed, res.verdict.message
+    assert bool(res.verdict) and res.verdict.message.startswith("passed")
+    assert res.n == 40_000
+    # Var/(2 mean) of a Gaussian sample: relative stderr sqrt(2/n) (var) and
+    # sqrt(2m/n)/m (mean), about 0.01 at m = 0.5; 0.05 is > 4 standard errors.
+    assert res.gaussian_check == pytest.approx(1.0, abs=0.05)
+    lo, hi = res.ift.bootstrap_ci
+    assert lo < res.ift.value < hi and res.ift.ci[0] < res.ift.value < res.ift.ci[1]
+    # Both 95 % intervals estimate the same spread: widths agree to ~20 % with 200 resamples
+    # at m <= 1; the lognormal tail at m = 2 makes the bootstrap width noisier (factor 2).
+    ratio = (hi - lo) / (res.ift.ci[1] - res.ift.ci[0])
+    assert 0.5 < ratio < 2.0
+    s, y, err = res.dft_points
+    assert s.shape == y.shape == err.shape and s.size >= 10
+
+
+@pytest.mark.parametrize("m, v", [(1.0, 3.0), (1.0, 1.0)])
+def test_gaussian_violating_the_theorems_fails(m, v):
+    res = fluctuation_test(gaussian(m, v, 40_000, seed=3), n_bootstrap=0)
+    assert not res.verdict.passed and res.verdict.message.startswith("FAILED")
+    # Slope 2m/v = 2/3 or 2: four slope standard errors (0.01-0.03) -> 6e-5 false failures.
+    assert abs(res.dft_slope.value - 2 * m / v) <= 4 * res.dft_slope.stderr
+    assert res.gaussian_check == pytest.approx(v / (2 * m), rel=0.05)  # > 4 stderr, see above
+    assert res.ift.bootstrap_ci is None
+    # <exp(-dS)> = exp(-m + v/2) = 1.65 or 0.61: many standard errors away from 1.
+    assert abs(res.ift_z) > 10
+
+
+def test_dft_slope_recovers_non_unit_slopes():
+    res = fluctuation_test(gaussian(1.0, 4.0, 40_000, seed=4), n_bootstrap=0)
+    # Exact slope 2m/v = 0.5; 300 repetitions: mean 0.5004 +- 0.0004 (unbiased), max |z| 3.1,
+    # so four standard errors -> about 6e-5 false failures.
+    assert abs(res.dft_slope.value - 0.5) <= 4 * res.dft_slope.stderr
+    # Reduced chi-square of the fit (~20 dof): 300 repetitions ranged over 0.42-1.79.
+    assert 0.25 < res.dft_slope.reduced_chi2 < 2.2
+
+
+def test_bins_as_count_or_edges_and_min_count_rule():
+    ds = gaussian(1.0, 2.0, 20_000, seed=5)
+    auto = fluctuation_test(ds, n_bootstrap=0)
+    by_count = fluctuation_test(ds, n_bootstrap=0, bins=30)
+    by_edges = fluctuation_test(ds, n_bootstrap=0, bins=np.linspace(0, 6, 41))
+    strict = fluctuation_test(ds, n_bootstrap=0, min_count=200)
+    for res in (by_count, by_edges, strict):
+        # Same data, other binning: the slopes differ by much less than their stderr (0.016).
+        assert abs(res.dft_slope.value - auto.dft_slope.value) < 2 * auto.dft_slope.stderr
+    assert strict.dft_points[0].size < auto.dft_points[0].size
+    n_pos = np.histogram(ds[ds > 0], np.linspace(0, 6, 41))[0]
+    n_neg = np.histogram(-ds[ds < 0], np.linspace(0, 6, 41))[0]
+    assert by_edges.dft_points[0].size == np.sum((n_pos >= 10) & (n_neg >= 10))
+
+
+def test_no_qualifying_bin_pair_gives_nan_slope_and_a_failed_verdict():
+    ds = np.abs(gaussian(5.0, 1.0, 100, seed=6)) + 0.1      # no negative samples at all
+    res = fluctuation_test(ds, n_bootstrap=0)
+    assert np.isnan(res.dft_slope.value) and res.dft_points[0].size == 0
+    assert not res.verdict and "no histogram bin pair" in res.verdict.message
+
+
+def test_heavy_tail_is_flagged():
+    # dS = m - c (chi^2_1 - 1) has a left tail exp(-dS) ~ y^(-1/(2c)): exponent 1.25 for c = 0.4.
+    rng = np.random.default_rng(7)
+    ds = 1.0 - 0.4 * (rng.standard_normal(20_000) ** 2 - 1)
+    res = fluctuation_test(ds, n_bootstrap=0)
+    # Hill with k = sqrt(n) = 142; 300 repetitions: estimates 1.04-1.78, never above 2.
+    assert res.ift_tail_index < 2 and "heavy tail" in res.verdict.message
+    # Lognormal exp(-dS) with sigma = 0.63: 300 repetitions gave 3.8-6.7, never below 2.
+    light = fluctuation_test(gaussian(0.2, 0.4, 20_000, seed=8), n_bootstrap=0)
+    assert light.ift_tail_index > 2 and "heavy tail" not in light.verdict.message
+
+
+def test_reproducible_bootstrap_and_shapes():
+    ds = gaussian(0.5, 1.0, 2_000, seed=9).reshape(40, 50)       # (n_windows, n_traj)
+    a = fluctuation_test(ds, n_bootstrap=300, rng=42)
+    b = fluctuation_test(ds.ravel(), n_bootstrap=300, rng=42)
+    assert a.n == 2_000 and a.ift.bootstrap_ci == b.ift.bootstrap_ci
+    narrow = fluctuation_test(ds, n_bootstrap=0, confidence=0.5)
+    # Normal quantiles 0.674 (50 %) and 1.960 (95 %).
+    width = (a.ift.ci[1] - a.ift.ci[0]) / (narrow.ift.ci[1] - narrow.ift.ci[0])
+    assert width == pytest.approx(1.959964 / 0.674490, rel=1e-5)
+    assert float(a.ift) == a.ift.value
+
+
+def test_result_pieces_behave():
+    est = Estimate(1.5, 0.1, (1.3, 1.7))
+    assert float(est) == 1.5 and est.bootstrap_ci is None
+    assert not Verdict(False, "x") and Verdict(True, "y")
+
+
+@given(st.permutations(list(np.round(np.linspace(-1.5, 3.5, 40), 3))))
+def test_order_of_samples_does_not_matter(samples):
+    ref = fluctuation_test(np.round(np.linspace(-1.5, 3.5, 40), 3), n_bootstrap=0, min_count=2)
+    res = fluctuation_test(samples, n_bootstrap=0, min_count=2)
+    # Sums in another order: equal to a few ulps of values of order 1.
+    assert res.ift.value == pytest.approx(ref.ift.value, rel=1e-12)
+    assert res.dft_slope.value == pytest.approx(ref.dft_slope.value, rel=1e-12)
+
+
+@pytest.mark.parametrize("delta_s", [
+    [], [1.0] * (MIN_SAMPLES - 1), [np.nan] + [1.0] * 30, [np.inf] + [1.0] * 30, ["a", "b"],
+])
+def test_bad_samples_name_delta_s(delta_s):
+    with pytest.raises(FpsolveError, match="^delta_s:"):
+        fluctuation_test(delta_s)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"n_bootstrap": -1}, "n_bootstrap"), ({"n_bootstrap": 1.5}, "n_bootstrap"),
+    ({"confidence": 1.0}, "confidence"), ({"confidence": 0.0}, "confidence"),
+    ({"bins": 0}, "bins"), ({"bins": [1.0, 0.5]}, "bins"), ({"bins": [-1.0, 1.0]}, "bins"),
+    ({"min_count": 0}, "min_count"), ({"dft_tolerance": 0.0}, "dft_tolerance"),
+])
+def test_bad_options_name_the_argument(kwargs, name):
+    with pytest.raises(FpsolveError, match=f"^{name}:"):
+        fluctuation_test(gaussian(1.0, 2.0, 100, seed=1), **kwargs)
