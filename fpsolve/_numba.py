@@ -1,4 +1,6 @@
-"""The single gateway to numba: jit policy shared by every ``_kernels.py``.
+"""The single gateway to numba: jit policy shared by every ``_kernels.py``, and the seeding
+helpers of the counter-based random numbers (key derivation and the Philox4x32-10 block
+function) that the SDE ensembles and the SGD chains share.
 
 Kernels are compiled with ``cache=True`` (the on-disk cache makes the second import fast) and
 ``parallel=True`` only where they loop over independent cells or trajectories with ``prange``.
@@ -8,14 +10,24 @@ Setting the environment variable ``NUMBA_DISABLE_JIT=1`` runs every kernel as pl
 from __future__ import annotations
 
 import numba
+import numpy as np
 from numba import prange
 
-__all__ = ["jit_serial", "jit_parallel", "prange", "set_num_threads", "get_num_threads"]
+from .errors import FpsolveError
+
+__all__ = ["jit_serial", "jit_inline", "jit_parallel", "prange", "set_num_threads", "get_num_threads",
+           "seed_sequence", "derive_key", "philox4x32", "philox4x32_lanes"]
 
 
 def jit_serial(func):
     """Compile ``func`` in nopython mode with on-disk caching."""
     return numba.njit(cache=True, fastmath=False)(func)
+
+
+def jit_inline(func):
+    """Like :func:`jit_serial`, and inlined into compiled callers at numba-IR level (for tiny
+    functions called inside hot loops, where a native call would block vectorization)."""
+    return numba.njit(cache=True, fastmath=False, inline="always")(func)
 
 
 def jit_parallel(func):
@@ -31,3 +43,74 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """Number of threads used by parallel kernels."""
     return numba.get_num_threads()
+
+
+def seed_sequence(rng) -> np.random.SeedSequence:
+    """The SeedSequence behind ``rng`` (Generator, non-negative int, SeedSequence or None).
+
+    An int or SeedSequence is reproducible; a Generator is advanced by one draw of four 32-bit
+    words that seed the sequence; None takes fresh OS entropy.  In every case
+    ``SeedSequence(seq.entropy)`` gives the same key again.
+    """
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**32, size=4, dtype=np.uint64).tolist())
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)
+                       and int(rng) >= 0):
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    raise FpsolveError(f"rng: expected a numpy Generator, a non-negative int, a SeedSequence "
+                       f"or None, got {rng!r}")
+
+
+def derive_key(rng) -> np.ndarray:
+    """64-bit Philox key ``(k0, k1)`` (two 32-bit words as ``uint64``, shape ``(2,)``).
+
+    Examples
+    --------
+    >>> from fpsolve._numba import derive_key
+    >>> bool((derive_key(7) == derive_key(7)).all())
+    True
+    """
+    return seed_sequence(rng).generate_state(2, np.uint32).astype(np.uint64)
+
+
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)   # Philox4x32 multipliers
+_W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)   # Weyl key increments
+_MASK32, _U32 = np.uint64(0xFFFFFFFF), np.uint64(32)
+
+
+@jit_inline
+def philox_round(c0, c1, c2, c3, k0, k1):
+    """One round of Philox4x32 (Salmon et al., SC'11) on ``uint64`` words holding 32-bit values;
+    products of two 32-bit values fit in 64 bits, so nothing wraps and Python gives the same bits.
+    """
+    p0 = _M0 * c0
+    p1 = _M1 * c2
+    return (p1 >> _U32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _U32) ^ c3 ^ k1, p0 & _MASK32
+
+
+@jit_inline
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 of the counter ``(c0..c3)`` under the key ``(k0, k1)``."""
+    for _ in range(10):
+        c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return c0, c1, c2, c3
+
+
+@jit_serial
+def philox4x32_lanes(c0, c1, c2, c3, key, out):
+    """``out[:, i] =`` Philox4x32-10 of ``(c0, c1[i], c2, c3)`` under ``key (2,)``, for all
+    ``i``; rounds run over all lanes at once, which vectorizes (same bits as :func:`philox4x32`).
+    """
+    x0, x1, x2, x3 = out[0], out[1], out[2], out[3]
+    for i in range(c1.size):
+        x0[i], x1[i], x2[i], x3[i] = c0, np.uint64(c1[i]), c2, c3
+    k0, k1 = key[0], key[1]
+    for _ in range(10):
+        for i in range(c1.size):
+            x0[i], x1[i], x2[i], x3[i] = philox_round(x0[i], x1[i], x2[i], x3[i], k0, k1)
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32

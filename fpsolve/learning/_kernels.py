@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit_parallel, jit_serial, prange
+from .._numba import jit_parallel, jit_serial, philox4x32, prange
 
 __all__ = ["philox4x32", "index_draw", "normal_pair", "wr_select", "wor_shuffle",
            "fast_tanh", "batch_gradient", "sample_gradients", "stacked_sample_gradients",
@@ -32,26 +32,12 @@ SHUFFLE = 0x40000000
 NOISE = 0x80000000
 OK, BAD_LOSS, BAD_PARAMS = 0, 1, 2
 
-_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)   # Philox4x32 multipliers
-_W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)   # Weyl key increments
 _MASK32 = np.uint64(0xFFFFFFFF)
 _U11, _U32 = np.uint64(11), np.uint64(32)
 _TWO53 = 9007199254740992.0
 
 
 # ----------------------------------------------------------------------------- random numbers
-@jit_serial
-def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of the counter ``(c0..c3)`` under the key ``(k0, k1)`` (``uint64`` words)."""
-    for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = (p1 >> _U32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _U32) ^ c3 ^ k1, p0 & _MASK32
-        k0 = (k0 + _W0) & _MASK32
-        k1 = (k1 + _W1) & _MASK32
-    return c0, c1, c2, c3
-
-
 @jit_serial
 def _block(key, block, chain, t):
     """The four 32-bit words of counter ``(block, chain, t)``."""

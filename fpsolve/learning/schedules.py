@@ -19,44 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._numba import derive_key
 from ..errors import FpsolveError
 from . import _kernels
 
 __all__ = ["SCHEDULES", "derive_key", "minibatch_indices", "check_batch_size"]
 
 SCHEDULES = ("wr", "wor")
-
-
-def derive_key(rng) -> np.ndarray:
-    """64-bit Philox key ``(k0, k1)`` (two 32-bit words as ``uint64``) from ``rng``.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator, int, SeedSequence or None
-        An int or SeedSequence gives a reproducible key; a Generator is advanced by one draw
-        of four 32-bit words that seed a SeedSequence; None takes fresh OS entropy.
-
-    Returns
-    -------
-    ndarray of uint64, shape (2,)
-
-    Examples
-    --------
-    >>> from fpsolve.learning import derive_key
-    >>> bool((derive_key(7) == derive_key(7)).all())
-    True
-    """
-    if isinstance(rng, np.random.Generator):
-        seq = np.random.SeedSequence(rng.integers(0, 2**32, size=4, dtype=np.uint64).tolist())
-    elif isinstance(rng, np.random.SeedSequence):
-        seq = rng
-    elif rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)
-                         and int(rng) >= 0):
-        seq = np.random.SeedSequence(None if rng is None else int(rng))
-    else:
-        raise FpsolveError(f"rng: expected a numpy Generator, a non-negative int, a "
-                           f"SeedSequence or None, got {rng!r}")
-    return seq.generate_state(2, np.uint32).astype(np.uint64)
 
 
 def check_batch_size(batch_size, n_samples: int, schedule: str) -> int:

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit_parallel, jit_serial, prange
+from .._numba import jit_parallel, jit_serial, philox4x32_lanes, prange
 
 __all__ = ["advance", "cells_block", "current_update", "fill_normals", "fold_block",
            "histogram_update", "interpolate", "line_integral_update", "locate", "normals_block",
@@ -36,35 +36,14 @@ REFLECTING, PERIODIC, ABSORBING = 0, 1, 2
 BRIDGE, SLOW, SLOW_STRIDE = 0x40000000, 0x80000000, 0x20000
 BLOCK = 256                                 # trajectories per block of the step kernel
 
-_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)   # Philox4x32 multipliers
-_W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)   # Weyl key increments
 _MASK32, _MASK8 = np.uint64(0xFFFFFFFF), np.uint64(0xFF)
 _U1, _U8, _U11, _U32 = np.uint64(1), np.uint64(8), np.uint64(11), np.uint64(32)
 _TWO53 = 9007199254740992.0
 
 
 # ----------------------------------------------------------------------------- random numbers
-@jit_serial
-def philox_words(c0, c1, c2, c3, key, out):
-    """``out[:, i] =`` Philox4x32-10 of the counter ``(c0, c1[i], c2, c3)`` under ``key (2,)``.
-
-    Counter words, key and the four output words (rows of ``out (4, n)``) are ``uint64``
-    holding 32-bit values (``c1`` may be any non-negative int array); a product of two 32-bit
-    values fits in 64 bits, so nothing wraps and plain Python gives the same bits.  The rounds
-    run over all ``i`` at once, which vectorizes.
-    """
-    x0, x1, x2, x3 = out[0], out[1], out[2], out[3]
-    for i in range(c1.size):
-        x0[i], x1[i], x2[i], x3[i] = c0, np.uint64(c1[i]), c2, c3
-    k0, k1 = key[0], key[1]
-    for _ in range(10):
-        for i in range(c1.size):
-            p0 = _M0 * x0[i]
-            p1 = _M1 * x2[i]
-            x0[i], x1[i], x2[i], x3[i] = (p1 >> _U32) ^ x1[i] ^ k0, p1 & _MASK32, \
-                (p0 >> _U32) ^ x3[i] ^ k1, p0 & _MASK32
-        k0 = (k0 + _W0) & _MASK32
-        k1 = (k1 + _W1) & _MASK32
+# Philox4x32-10 over a vector of counters: the shared implementation of fpsolve._numba.
+philox_words = philox4x32_lanes
 
 
 @jit_serial

@@ -14,51 +14,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._numba import derive_key, seed_sequence
 from ..errors import SolverError
 from . import _kernels
 
 __all__ = ["ZIGGURAT_LAYERS", "derive_key", "seed_sequence", "standard_normal", "ziggurat_table"]
 
 ZIGGURAT_LAYERS = 256
-
-
-def seed_sequence(rng) -> np.random.SeedSequence:
-    """The SeedSequence behind ``rng``.
-
-    An int or SeedSequence is reproducible; a Generator is advanced by one draw of four 32-bit
-    words that seed the sequence; None takes fresh OS entropy.  In every case
-    ``SeedSequence(seq.entropy)`` gives the same key again.
-    """
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**32, size=4, dtype=np.uint64).tolist())
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)
-                       and int(rng) >= 0):
-        return np.random.SeedSequence(None if rng is None else int(rng))
-    raise SolverError(f"rng: expected a numpy Generator, a non-negative int, a SeedSequence "
-                      f"or None, got {rng!r}")
-
-
-def derive_key(rng) -> np.ndarray:
-    """64-bit Philox key ``(k0, k1)`` (two 32-bit words as ``uint64``) from ``rng``.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator, int, SeedSequence or None
-        See :func:`seed_sequence`.
-
-    Returns
-    -------
-    ndarray of uint64, shape (2,)
-
-    Examples
-    --------
-    >>> from fpsolve.stochastic.rng import derive_key
-    >>> bool((derive_key(7) == derive_key(7)).all())
-    True
-    """
-    return seed_sequence(rng).generate_state(2, np.uint32).astype(np.uint64)
 
 
 @lru_cache(maxsize=1)
