@@ -21,7 +21,7 @@ DIRECT_LIMIT = {1: 10**7, 2: 2 * 10**5, 3: 3 * 10**4}
 METHODS = ("auto", "direct", "amg")
 
 
-def solve_stationary(op, *, method: str = "auto", tol: float = 1e-9, maxiter: int = 200
+def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: int = 200
                      ) -> StationaryResult:
     """Stationary density ``p`` with ``G p = 0`` and ``sum(p) * cell_volume = 1``.
 
