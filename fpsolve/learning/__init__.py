@@ -9,7 +9,9 @@
   :class:`SGDResult`;
 * :mod:`~fpsolve.learning.theory` -- minimum, minibatch diffusion, Gaussian (Lyapunov) theory;
 * :mod:`~fpsolve.learning.estimators` -- area velocity, windowed entropy production;
-* :mod:`~fpsolve.learning.wor` -- epoch-level theory of without-replacement batching.
+* :mod:`~fpsolve.learning.wor` -- epoch-level theory of without-replacement batching;
+* :mod:`~fpsolve.learning.slices` / :mod:`~fpsolve.learning.slice_sgd` -- grid Fokker-Planck
+  models of SGD on two-parameter slices, and SGD on those slices for comparison.
 """
 
 from .datasets import Dataset, load_regression, paper_regression
@@ -17,6 +19,9 @@ from .models import GradientModel, LinearRegression, RegressionNetwork, SoftmaxR
 from .schedules import derive_key, minibatch_indices
 from .estimators import area_velocity, entropy_production_windows
 from .sgd import SGDResult, sgd
+from .slice_sgd import SliceSGDResult, slice_sgd
+from .slice_sgd import total_variation as slice_total_variation
+from .slices import SliceProblem, sgd_fokker_planck, slice_drift_diffusion
 from .theory import (GaussianTheory, Minimum, empirical_diffusion, find_minimum, gaussian_theory,
                      minibatch_diffusion)
 from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
@@ -31,4 +36,6 @@ __all__ = [
     "gaussian_theory", "area_velocity", "entropy_production_windows",
     "EpochStatistics", "wor_effective_loss", "wor_stationary_mean", "wor_epoch_statistics",
     "wor_diffusion",
+    "SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion", "SliceSGDResult", "slice_sgd",
+    "slice_total_variation",
 ]
