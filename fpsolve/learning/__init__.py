@@ -11,13 +11,21 @@
 * :mod:`~fpsolve.learning.estimators` -- area velocity, windowed entropy production;
 * :mod:`~fpsolve.learning.wor` -- epoch-level theory of without-replacement batching;
 * :mod:`~fpsolve.learning.slices` / :mod:`~fpsolve.learning.slice_sgd` -- grid Fokker-Planck
-  models of SGD on two-parameter slices, and SGD on those slices for comparison.
+  models of SGD on two-parameter slices, and SGD on those slices for comparison;
+* :mod:`~fpsolve.learning.samplers` -- ULA, SGLD, SGWORLD and SGLDCV posterior samplers with
+  :mod:`~fpsolve.learning.diagnostics` (R-hat, ESS) and exact stationary moments
+  (:mod:`~fpsolve.learning.posteriors`).
 """
 
 from .datasets import Dataset, load_regression, paper_regression
 from .models import GradientModel, LinearRegression, RegressionNetwork, SoftmaxRegression
 from .schedules import derive_key, minibatch_indices
 from .estimators import area_velocity, entropy_production_windows
+from .diagnostics import MixingWarning, effective_sample_size, rhat
+from .posteriors import (GaussianPosterior, StationaryMoments, first_order_bias,
+                         gaussian_posterior, grid_posterior, moment_errors,
+                         sampler_fokker_planck_model, stationary_moments)
+from .samplers import SGLD, SGLDCV, SGWORLD, ULA, SampleResult, Sampler, sample
 from .sgd import SGDResult, sgd
 from .slice_sgd import SliceSGDResult, slice_sgd
 from .slice_sgd import total_variation as slice_total_variation
@@ -38,4 +46,8 @@ __all__ = [
     "wor_diffusion",
     "SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion", "SliceSGDResult", "slice_sgd",
     "slice_total_variation",
+    "sample", "SampleResult", "Sampler", "ULA", "SGLD", "SGWORLD", "SGLDCV",
+    "rhat", "effective_sample_size", "MixingWarning",
+    "gaussian_posterior", "GaussianPosterior", "stationary_moments", "StationaryMoments",
+    "first_order_bias", "moment_errors", "grid_posterior", "sampler_fokker_planck_model",
 ]

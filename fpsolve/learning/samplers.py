@@ -1,0 +1,416 @@
+"""Stochastic-gradient Langevin samplers of ``exp(-L)``: ULA, SGLD, SGWORLD and SGLDCV.
+
+With ``L = mean_i l_i`` the negative log posterior (the paper's normalization, see
+:mod:`fpsolve.learning.models`), every sampler makes steps
+
+    w <- w - eta g(w) + sqrt(2 eta) zeta,        zeta ~ N(0, I),
+
+and differs only in the gradient estimate ``g``:
+
+========  ==================================================================================
+ULA       full gradient ``grad L`` (the floor any minibatch method is compared to)
+SGLD      mean gradient of ``B`` distinct indices drawn afresh each step (``"wr"``)
+SGWORLD   mean gradient of WOR batches: one shuffle per epoch, ``R = N // B`` disjoint batches
+SGLDCV    ``grad L(w_ref) + mean_batch [grad l_i(w) - grad l_i(w_ref)]`` on WR batches
+========  ==================================================================================
+
+An *epoch* is ``R = N // B`` steps for every sampler (one step for ULA with its default
+``B = N``).  Over a WOR epoch every sample enters exactly once, so the batch gradients add up to
+``R grad L`` and the O(eta) minibatch noise cancels (docs/sgworld.md): the epoch-end states of
+SGWORLD are the ones with the engineered equilibrium, which is why ``record="epoch"`` is the
+default.  ``record="step"`` keeps every step; mid-epoch states carry the partial sums of the
+gradient noise, an excess covariance ``~ (eta R)^2 Sigma_g / (6 N)`` (measured in the
+``sgworld-posterior`` validation case).
+
+When ``B`` does not divide ``N``, SGWORLD drops the last ``N mod B`` indices of each epoch's
+permutation (``drop_last``, as :mod:`fpsolve.learning.schedules`): every sample is still used
+equally often on average, but an epoch's batch gradients no longer add up to ``R grad L``, so
+the cancellation is incomplete; :func:`sample` warns.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import FpsolveError, FpsolveWarning
+from . import _kernels
+from . import _kernels_samplers as _ks
+from .datasets import as_dataset
+from .diagnostics import check_mixing, effective_sample_size, rhat
+from .models import GradientModel
+from .schedules import as_key, check_batch_size
+from .theory import find_minimum
+
+__all__ = [
+    "SAMPLERS",
+    "SGLD",
+    "SGLDCV",
+    "SGWORLD",
+    "ULA",
+    "SampleResult",
+    "Sampler",
+    "as_sampler",
+    "sample",
+]
+
+_MAX_RECORD_BYTES = 4 * 2**30
+RECORDS = ("epoch", "step")
+
+
+class Sampler:
+    """Base class of the samplers: how the gradient of one step is estimated.
+
+    Subclasses set ``name`` and ``schedule`` (``"full"``, ``"wr"`` or ``"wor"``) and may set
+    ``control_variate = True`` and a reference point ``w_ref``; :func:`sample` does the rest.
+    Instances are cheap, immutable descriptions (no state between runs).
+    """
+
+    name: str = "Sampler"
+    schedule: str = "wr"
+    control_variate: bool = False
+    w_ref = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and _same(self.w_ref, other.w_ref)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+class ULA(Sampler):
+    """Unadjusted Langevin algorithm: the full gradient every step."""
+
+    name, schedule = "ULA", "full"
+
+
+class SGLD(Sampler):
+    """Stochastic-gradient Langevin dynamics: a fresh WR batch (``B`` distinct indices) per step."""
+
+    name, schedule = "SGLD", "wr"
+
+
+class SGWORLD(Sampler):
+    """SGLD without replacement: one shuffle per epoch, ``N // B`` disjoint batches."""
+
+    name, schedule = "SGWORLD", "wor"
+
+
+class SGLDCV(Sampler):
+    """SGLD with control variates around ``w_ref`` (Baker et al. 2019, Stat. Comput.).
+
+    ``g(w) = grad L(w_ref) + mean_batch [grad l_i(w) - grad l_i(w_ref)]``, unbiased, with
+    variance ``~ |w - w_ref|^2`` instead of ``O(1)``.
+
+    Parameters
+    ----------
+    w_ref : array_like, shape (d,), optional
+        Reference point; None takes the minimum of ``L`` (:func:`~fpsolve.learning.find_minimum`
+        from zero), the usual choice.
+    """
+
+    name, schedule, control_variate = "SGLDCV", "wr", True
+
+    def __init__(self, w_ref=None):
+        if w_ref is not None:
+            w_ref = np.array(w_ref, dtype=float)
+            if w_ref.ndim != 1 or not np.all(np.isfinite(w_ref)):
+                raise FpsolveError(f"w_ref: expected a finite vector, got {w_ref!r}")
+            w_ref.setflags(write=False)
+        self.w_ref = w_ref
+
+    def __repr__(self) -> str:
+        return "SGLDCV()" if self.w_ref is None else f"SGLDCV(w_ref={self.w_ref.tolist()!r})"
+
+
+SAMPLERS = {"ula": ULA, "sgld": SGLD, "sgworld": SGWORLD, "sgldcv": SGLDCV}
+
+
+def as_sampler(sampler) -> Sampler:
+    """A :class:`Sampler` from an instance, a subclass or a name (``"sgworld"``, any case)."""
+    if isinstance(sampler, Sampler):
+        return sampler
+    if isinstance(sampler, type) and issubclass(sampler, Sampler):
+        return sampler()
+    if isinstance(sampler, str) and sampler.lower() in SAMPLERS:
+        return SAMPLERS[sampler.lower()]()
+    raise FpsolveError(f"sampler: expected a Sampler or one of {sorted(SAMPLERS)}, got "
+                       f"{sampler!r}")
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Samples of ``n_chains`` chains and their diagnostics (:func:`sample`).
+
+    Attributes
+    ----------
+    samples : ndarray, shape (n_samples, n_chains, d)
+        Parameters after steps ``steps`` (burn-in removed, thinned), read-only.
+    steps : ndarray of int, shape (n_samples,)
+        Global step count after which each record was taken.
+    ess : ndarray, shape (d,)
+        Effective sample size per parameter, all chains together
+        (:func:`~fpsolve.learning.diagnostics.effective_sample_size`; NaN with fewer than 4
+        samples).
+    rhat : ndarray, shape (d,)
+        Split R-hat per parameter (:func:`~fpsolve.learning.diagnostics.rhat`).
+    w_final : ndarray, shape (n_chains, d)
+    key : ndarray of uint64, shape (2,)
+        Philox key (pass as ``rng`` to reproduce the run).
+    sampler : Sampler
+    eta : float
+    batch_size, steps_per_epoch, n_epochs, burn_in, thin : int
+    record : str
+    w_ref : ndarray or None
+        Reference point of SGLDCV.
+    """
+
+    samples: np.ndarray
+    steps: np.ndarray
+    ess: np.ndarray
+    rhat: np.ndarray
+    w_final: np.ndarray
+    key: np.ndarray
+    sampler: Any
+    eta: float
+    batch_size: int
+    steps_per_epoch: int
+    n_epochs: int
+    burn_in: int
+    thin: int
+    record: str
+    w_ref: Any = None
+
+    @property
+    def flat(self) -> np.ndarray:
+        """All samples of all chains, shape ``(n_samples * n_chains, d)``."""
+        return self.samples.reshape(-1, self.samples.shape[-1])
+
+    def mean(self) -> np.ndarray:
+        """Sample mean over records and chains, shape ``(d,)``."""
+        return self.flat.mean(axis=0)
+
+    def cov(self) -> np.ndarray:
+        """Sample covariance over records and chains (``ddof=1``), shape ``(d, d)``."""
+        return np.atleast_2d(np.cov(self.flat, rowvar=False))
+
+
+def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
+           batch_size: int | None = None, burn_in: int = 0, thin: int = 1, n_chains: int = 4,
+           rng=None, record: str = "epoch", w0=None, max_loss: float | None = None,
+           warn: bool = True) -> SampleResult:
+    """Sample ``exp(-L)`` with ULA, SGLD, SGWORLD or SGLDCV; chains run in parallel.
+
+    Parameters
+    ----------
+    sampler : Sampler, Sampler subclass or str
+        ``ULA()``, ``SGLD()``, ``SGWORLD()``, ``SGLDCV(w_ref=None)`` or their names.
+    model : GradientModel
+        ``L = mean_i l_i`` is the negative log posterior.
+    data : Dataset or (x, y)
+    eta : float, keyword-only
+        Step size, > 0.
+    n_epochs : int, keyword-only
+        Run length in epochs of ``R = N // B`` steps.
+    batch_size : int, keyword-only
+        ``B``, ``1 <= B <= N``; required except for ULA (default ``N``: an epoch is one step).
+    burn_in : int, keyword-only
+        Epochs discarded at the start, ``0 <= burn_in < n_epochs``.
+    thin : int, keyword-only
+        Keep every ``thin``-th record.
+    n_chains : int, keyword-only
+        Independent chains (own random streams), default 4; R-hat needs at least 2.
+    rng : Generator, int, SeedSequence, None or key, keyword-only
+        Source of the Philox key (:func:`~fpsolve.learning.derive_key`).
+    record : {"epoch", "step"}, keyword-only
+        Record at epoch ends (default) or after every step.
+    w0 : array_like, shape (d,) or (n_chains, d), optional
+        Initial parameters; None starts every chain at the minimum of ``L`` (SGLDCV: at
+        ``w_ref``).  Overdispersed starts make R-hat meaningful.
+    max_loss : float, optional
+        Divergence threshold on the minibatch loss, as for :func:`~fpsolve.learning.sgd`.
+    warn : bool, keyword-only
+        Warn (:class:`~fpsolve.learning.diagnostics.MixingWarning`) when R-hat > 1.05.
+
+    Returns
+    -------
+    SampleResult
+
+    Raises
+    ------
+    FpsolveError
+        Bad input (naming the argument) or divergence (naming the step, the chain and the
+        loss); samples never contain NaNs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpsolve.learning import LinearRegression
+    >>> from fpsolve.learning.samplers import SGWORLD, sample
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(100, 2))
+    >>> data = (x, x @ [1.0, -1.0] + rng.normal(size=100))
+    >>> res = sample(SGWORLD(), LinearRegression(2, s=1.0), data, eta=1e-3, batch_size=10,
+    ...              n_epochs=200, burn_in=20, n_chains=2, rng=1)
+    >>> res.samples.shape, bool(np.all(res.rhat < 1.05))
+    ((180, 2, 2), True)
+    """
+    run = _prepare(as_sampler(sampler), model, data, eta, n_epochs, batch_size, burn_in, thin,
+                   n_chains, rng, record, w0, max_loss)
+    out = _run(run)
+    out.setflags(write=False)
+    if out.shape[0] >= 4:
+        r, ess = rhat(out), effective_sample_size(out)
+        if warn and n_chains >= 2:
+            check_mixing(r, what=f"{run['sampler'].name} (eta = {run['eta']:.3g})")
+    else:
+        r = ess = np.full(out.shape[2], np.nan)
+    return SampleResult(samples=out, steps=(np.arange(out.shape[0]) + run["skip"] + 1) * run["every"],
+                        ess=ess, rhat=r, w_final=run["w"], key=run["key"], sampler=run["sampler"],
+                        eta=run["eta"], batch_size=run["b"], steps_per_epoch=run["R"],
+                        n_epochs=n_epochs, burn_in=burn_in, thin=thin, record=record,
+                        w_ref=run["w_ref"])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(a, b)
+
+
+def _count(name, value, minimum) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise FpsolveError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _step_size(eta) -> float:
+    try:
+        v = float(eta)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise FpsolveError(f"eta: expected a finite step size > 0, got {eta!r}")
+    return v
+
+
+def _batch(sampler, batch_size, N, stacklevel=4) -> tuple[int, int]:
+    """``(B, R)``; warns when SGWORLD drops the last ``N mod B`` indices of each epoch."""
+    if batch_size is None:
+        if sampler.schedule != "full":
+            raise FpsolveError(f"batch_size: {sampler.name} needs a batch size (an int in "
+                               f"[1, N = {N}])")
+        batch_size = N
+    b = check_batch_size(batch_size, N, "wor" if sampler.schedule == "wor" else "wr")
+    if sampler.schedule == "wor" and N % b:
+        warnings.warn(f"batch_size: B = {b} does not divide N = {N}; SGWORLD drops the last "
+                      f"{N % b} indices of each epoch's permutation (drop_last), so the "
+                      f"minibatch noise of an epoch no longer cancels exactly", FpsolveWarning,
+                      stacklevel=stacklevel)
+    return b, N // b
+
+
+def _prepare(sampler, model, data, eta, n_epochs, batch_size, burn_in, thin, n_chains, rng,
+             record, w0, max_loss) -> dict:
+    """Validate every argument; return the run description (kernel arguments included)."""
+    if not isinstance(model, GradientModel):
+        raise FpsolveError(f"model: expected a GradientModel, got {type(model).__name__}")
+    data = as_dataset(data)
+    eta = _step_size(eta)
+    n_epochs, thin = _count("n_epochs", n_epochs, 1), _count("thin", thin, 1)
+    burn_in, n_chains = _count("burn_in", burn_in, 0), _count("n_chains", n_chains, 1)
+    if burn_in >= n_epochs:
+        raise FpsolveError(f"burn_in: expected fewer than n_epochs = {n_epochs} epochs, got "
+                           f"{burn_in}")
+    if record not in RECORDS:
+        raise FpsolveError(f"record: expected one of {RECORDS}, got {record!r}")
+    b, R = _batch(sampler, batch_size, data.N)
+    every = (R if record == "epoch" else 1) * thin
+    n_steps, skip = n_epochs * R, (burn_in * R) // every
+    n_rec = n_steps // every - skip
+    if n_rec < 1:
+        raise FpsolveError(f"thin: {thin} keeps no record of {n_epochs - burn_in} epochs after "
+                           f"burn-in; lower thin or raise n_epochs")
+    if n_rec * n_chains * model.n_params * 8 > _MAX_RECORD_BYTES:
+        raise FpsolveError(f"thin: {n_rec} records of {n_chains} chains exceed 4 GiB; thin more")
+    w_ref = _reference(sampler, model, data) if sampler.control_variate or w0 is None else None
+    w = _initial(w0 if w0 is not None else w_ref, n_chains, model.n_params)
+    run = dict(sampler=sampler, model=model, data=data, eta=eta, b=b, R=R, every=every,
+               n_steps=n_steps, skip=skip, n_rec=n_rec, w=w, w_ref=w_ref, key=as_key(rng))
+    run["max_loss"] = (1e12 * max(1.0, max(model.loss(v, data) for v in w))
+                       if max_loss is None else _threshold(max_loss))
+    return run
+
+
+def _reference(sampler, model, data) -> np.ndarray:
+    """``w_ref`` of SGLDCV, or the minimum of ``L`` (the default start)."""
+    if sampler.w_ref is not None:
+        if sampler.w_ref.shape != (model.n_params,):
+            raise FpsolveError(f"w_ref: expected shape ({model.n_params},), got "
+                               f"{sampler.w_ref.shape}")
+        return np.array(sampler.w_ref)
+    return find_minimum(model, data, np.zeros(model.n_params)).w
+
+
+def _initial(w0, n_chains, d) -> np.ndarray:
+    w0 = np.array(w0, dtype=float)
+    if w0.ndim == 1:
+        w0 = np.broadcast_to(w0, (n_chains, w0.size))
+    if w0.shape != (n_chains, d) or not np.all(np.isfinite(w0)):
+        raise FpsolveError(f"w0: expected finite values of shape ({d},) or ({n_chains}, {d}), "
+                           f"got shape {w0.shape}")
+    return np.array(w0, order="C")                 # a writable copy (broadcasts are not)
+
+
+def _threshold(max_loss) -> float:
+    try:
+        v = float(max_loss)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not v > 0:
+        raise FpsolveError(f"max_loss: expected a number > 0 (inf allowed), got {max_loss!r}")
+    return v
+
+
+def _run(run) -> np.ndarray:
+    """Run the kernel; raise on divergence; return the records ``(n_rec, C, d)``."""
+    sampler, model, data = run["sampler"], run["model"], run["data"]
+    kind, x, y, a, c, m = model.kernel_arguments(data)
+    C, d = run["w"].shape
+    mode = {"full": _ks.FULL, "wr": _ks.WR, "wor": _ks.WOR}[sampler.schedule]
+    if sampler.control_variate:
+        gref = np.ascontiguousarray(model.per_sample_gradients(run["w_ref"], data))
+        gbar = gref.mean(axis=0)
+    else:
+        gref, gbar = np.zeros((1, d)), np.zeros(d)
+    out = np.empty((run["n_rec"], C, d))
+    pool = np.tile(np.arange(x.shape[0] + run["b"], dtype=np.int64), (C, 1))
+    status = np.zeros((C, 3))
+    _ks.sampler_chains(kind, x, y, a, c, m, run["key"], mode, run["b"], run["eta"],
+                       math.sqrt(2.0 * run["eta"]), run["max_loss"], run["n_steps"],
+                       run["every"], run["skip"], run["w"], out, pool, np.zeros((C, max(m, 1))),
+                       gref, gbar, bool(sampler.control_variate), np.empty((C, d)), status)
+    _check_status(status, run)
+    return out
+
+
+def _check_status(status, run) -> None:
+    bad = np.flatnonzero(status[:, 0] != _kernels.OK)
+    if bad.size == 0:
+        return
+    ch = bad[np.argmin(status[bad, 1])]
+    code, step, loss = int(status[ch, 0]), int(status[ch, 1]), status[ch, 2]
+    what = (f"minibatch loss {loss:.6g} is not <= max_loss = {run['max_loss']:.6g}"
+            if code == _kernels.BAD_LOSS else
+            f"parameters became non-finite (minibatch loss before the step {loss:.6g})")
+    raise FpsolveError(f"{run['sampler'].name} diverged at step {step} of chain {ch}: {what}; "
+                       f"{bad.size} of {status.shape[0]} chains diverged (eta = {run['eta']!r} "
+                       f"may be too large)")

@@ -1,0 +1,122 @@
+"""Figures of the sgworld-posterior case: the Gaussian benchmark, the logistic histograms and
+the stationary currents of SGLD and SGWORLD side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+COLORS = {"ULA": "k", "SGLD": "tab:red", "SGLDCV": "tab:orange", "SGWORLD (epoch)": "tab:blue",
+          "SGWORLD (step)": "tab:cyan"}
+
+
+def _loglog(ax, x, y, se, label, slope):
+    pts = [(a, b, s or 0.0) for a, b, s in zip(x, y, se) if b is not None and b > 0]
+    if not pts:
+        return
+    a, b, s = np.array(pts).T
+    name = label if slope is None else f"{label} (slope {slope:.2f})"
+    ax.errorbar(a, b, yerr=np.minimum(s, 0.99 * b), color=COLORS[label], marker="o", ms=3,
+                lw=1.2, capsize=2, label=name)
+
+
+def gaussian_figure(res, outdir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    gauss = res["gaussian"]
+    fig, axes = plt.subplots(2, len(gauss), figsize=(4.2 * len(gauss), 7.5), squeeze=False)
+    for col, (name, g) in enumerate(gauss.items()):
+        x = g["r_eta_lambda"]
+        for row, (metric, ylabel) in enumerate([("kl", "KL(stationary || posterior)"),
+                                                ("rel_cov_error", "relative covariance error")]):
+            ax = axes[row, col]
+            for label, s in g["samplers"].items():
+                _loglog(ax, x, s[metric], s[metric + "_se"], label, g["slopes"][label][metric])
+            ax.axvline(0.1, color="0.6", ls=":", lw=1)
+            if metric == "kl":
+                ax.axhline(1e-4, color="0.6", ls="--", lw=1)
+                ax.set_title(f"d = {g['d']}, N = {g['N']}, B = {g['B']} (R = {g['R']})")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(r"$R\,\eta\,\lambda_{max}$")
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=6.5, loc="upper left")
+    fig.suptitle("Bayesian linear regression: exact stationary moments (SGWORLD: Monte Carlo "
+                 "over permutations, jackknife errors); slopes fitted for $R\\eta\\lambda \\leq "
+                 "0.1$", fontsize=10)
+    fig.tight_layout()
+    path = outdir / "sgworld_gaussian_benchmark.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def logistic_figure(res, outdir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    L = res["logistic"]
+    x = L["eta_lambda_max"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("tv", "kl")):
+        for label, rows in L["histograms"].items():
+            pts = [(a, r[metric], r["tv_noise_split"]) for a, r in zip(x, rows) if r]
+            if not pts:
+                continue
+            a, b, noise = np.array(pts).T
+            ax.loglog(a, b, "o-", color=COLORS[label], label=label, ms=4)
+            if metric == "tv":
+                ax.loglog(a, noise, ":", color=COLORS[label], lw=0.8)
+        ax.set_xlabel(r"$\eta\,\lambda_{max}$" + f"  (R = {L['R']})")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_ylabel({"tv": "total variation (dotted: noise, split chains)",
+                       "kl": "KL(histogram || quadrature)"}[metric])
+        ax.legend(fontsize=7)
+    fig.suptitle(f"2-D Bayesian logistic regression (N = {L['N']}, B = {L['B']}): histograms "
+                 f"({L['bins'][0]}x{L['bins'][1]} bins) vs the exact posterior", fontsize=10)
+    fig.tight_layout()
+    path = outdir / "sgworld_logistic_histograms.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def current_figure(res, outdir: Path) -> Path:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    fields = res["_data"]["fields"]
+    fpv = res["logistic"]["fokker_planck"]
+    X = fields["x"]
+    speeds = {k: np.sqrt((fields[k]["J"]**2).sum(axis=0)) for k in ("sgld", "sgworld")}
+    vmax = max(s.max() for s in speeds.values())
+    norm = LogNorm(vmin=vmax * 1e-5, vmax=vmax)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+    for ax, key, title in zip(axes, ("sgld", "sgworld"), ("SGLD", "SGWORLD (epoch ends)")):
+        J = fields[key]["J"]
+        im = ax.pcolormesh(X[0], X[1], np.maximum(speeds[key], vmax * 1e-5), norm=norm,
+                           cmap="magma", shading="auto")
+        ax.contour(X[0], X[1], fields["p_post"], 6, colors="w", linewidths=0.6)
+        ax.streamplot(X[0][:, 0], X[1][0], J[0].T, J[1].T, color="c", density=0.8,
+                      linewidth=0.6, arrowsize=0.6)
+        f = fpv[key]
+        ax.set_title(f"{title}: EPR {f['entropy_production_per_step']:.2e}/step, "
+                     f"max|J| {f['max_current']:.1e}", fontsize=9)
+        ax.set_xlabel(r"$\theta_0$ (slope direction)")
+    axes[0].set_ylabel(r"$\theta_1$ (intercept direction)")
+    fig.colorbar(im, ax=axes, label="|J| (same scale)")
+    fig.suptitle("Stationary probability currents of the Fokker-Planck models (white: exact "
+                 "posterior)", fontsize=10)
+    path = outdir / "sgworld_currents.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(results: dict, outdir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    outdir = Path(outdir)
+    return [gaussian_figure(results, outdir), logistic_figure(results, outdir),
+            current_figure(results, outdir)]
