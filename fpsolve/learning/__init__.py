@@ -21,6 +21,8 @@ from .datasets import Dataset, load_regression, paper_regression
 from .models import GradientModel, LinearRegression, RegressionNetwork, SoftmaxRegression
 from .schedules import derive_key, minibatch_indices
 from .estimators import area_velocity, entropy_production_windows
+from .digits import load_digits, load_idx
+from .mlp import MLPClassifier, mlp_sgd
 from .diagnostics import MixingWarning, effective_sample_size, rhat
 from .posteriors import (GaussianPosterior, StationaryMoments, first_order_bias,
                          gaussian_posterior, grid_posterior, moment_errors,
@@ -50,4 +52,5 @@ __all__ = [
     "rhat", "effective_sample_size", "MixingWarning",
     "gaussian_posterior", "GaussianPosterior", "stationary_moments", "StationaryMoments",
     "first_order_bias", "moment_errors", "grid_posterior", "sampler_fokker_planck_model",
+    "load_digits", "load_idx", "MLPClassifier", "mlp_sgd",
 ]

@@ -1,0 +1,125 @@
+"""Figures of the digits-ft case: entropy-production histograms with the DFT line, IFT against
+the window length, spectrum of Sigma (theory vs trajectory), WR vs WOR scaling, the slice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+RUNS = (("B100", "softmax, B = 100", "ft_B100"), ("B10", "softmax, B = 10", "ft_B10"),
+        ("mlp", "MLP", None))
+
+
+def _save(fig, outdir, name):
+    path = Path(outdir) / name
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _section(results, key):
+    return results["mlp"]["ft"] if key is None else results[key]
+
+
+def histograms(results, outdir):
+    hist = results["_data"]["hist"]
+    names = [k for k in ("B100_w1", "B10_w1", "mlp_w1", "B100_w8") if k in hist]
+    fig, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6.4), squeeze=False)
+    for col, name in enumerate(names):
+        edges, counts, (s, lr, se) = hist[name]
+        edges, counts = np.asarray(edges), np.asarray(counts)
+        dens = counts / (counts.sum() * np.diff(edges))
+        ax = axes[0, col]
+        ax.semilogy(0.5 * (edges[1:] + edges[:-1]), np.where(dens > 0, dens, np.nan), "k-",
+                    lw=1)
+        ax.set_xlabel("dS")
+        ax.set_title(name.replace("_w", ", window "), fontsize=9)
+        ax = axes[1, col]
+        s, lr, se = map(np.asarray, (s, lr, se))
+        if s.size:
+            ax.errorbar(s, lr, yerr=se, fmt="o", ms=2.5, lw=0.8, label="ln P(s)/P(-s)")
+            ax.plot([0, s.max()], [0, s.max()], "r--", label="DFT: slope 1")
+        ax.set_xlabel("s")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("P(dS)")
+    axes[1, 0].set_ylabel("log ratio")
+    return _save(fig, outdir, "digits_ft_dft.png")
+
+
+def ift_windows(results, outdir):
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    for i, (_, label, key) in enumerate(RUNS):
+        win = _section(results, key)["windows"]
+        k = np.array([w["window"] for w in win.values()], dtype=float)
+        v = np.array([w["ift"] for w in win.values()])
+        e = np.array([w["ift_stderr"] for w in win.values()])
+        ax.errorbar(k * (1 + 0.04 * i), v, yerr=e, fmt="o-", ms=3, label=label)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("window (SGD steps); <dS> ~ window at the chosen eta")
+    ax.set_ylabel("<exp(-dS)>")
+    ax.set_title("IFT against window length (tail index < 2 beyond a few steps)", fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, outdir, "digits_ft_ift_windows.png")
+
+
+def spectrum(results, outdir):
+    sp = results["_data"]["spectrum"]
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    n = np.arange(1, len(sp["_spectrum"]) + 1)
+    ax.loglog(n, sp["_spectrum"], "k-", label="theory: eigenvalues of Sigma_disc")
+    ax.loglog(n, sp["_projected"], ".", ms=3, label="WR SGD: variance along them")
+    ax.loglog(n, sp["_empirical_eigs"], "-", lw=0.8, label="WR SGD: eigenvalues")
+    ax.loglog(n, results["_data"]["wor_spectrum"], ".", ms=2, label="WOR SGD (epoch starts)")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("variance")
+    ax.set_title("softmax: stationary covariance spectrum, eta lambda_max = 0.1", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, outdir, "digits_ft_spectrum.png")
+
+
+def wr_wor(results, outdir):
+    ep, st = results["wr_wor"]["epoch"], results["wr_wor"]["stationary"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    ax = axes[0]
+    for key, style in (("wr", "o"), ("wor", "s")):
+        ax.loglog(ep["eta"], ep[key], style, label=f"{key.upper()} SGD "
+                  f"(slope {ep[key + '_slope']:.2f})")
+        ax.loglog(ep["eta"], ep[key + "_theory"], "--", lw=0.8,
+                  label=f"{key.upper()} theory" + (" (leading, eta^4)" if key == "wor" else ""))
+    ax.set_xlabel("eta")
+    ax.set_ylabel("tr Cov(one-epoch displacement)")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    ax.loglog(st["eta"], st["trace_wr"], "o", label="WR: tr Sigma (SGD)")
+    ax.loglog(st["eta"], st["trace_wr_theory"], "k--", lw=0.8, label="WR: Lyapunov theory")
+    ax.loglog(st["eta"], st["trace_wor"], "s", label="WOR: tr Sigma at epoch starts")
+    ax.set_xlabel("eta")
+    ax.set_ylabel("stationary trace")
+    ax.legend(fontsize=7)
+    return _save(fig, outdir, "digits_ft_wr_wor.png")
+
+
+def slice_figure(results, outdir):
+    x, p_grid, p_sgd = results["_data"]["slice"]
+    x = np.asarray(x)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    for ax, p, title in ((axes[0], p_grid, "grid (slice Fokker-Planck)"),
+                         (axes[1], p_sgd, "SGD in the slice")):
+        ax.pcolormesh(x[0][:, 0], x[1][0], np.asarray(p).T, shading="auto")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(f"w[{results['slice']['free'][0]}]")
+    axes[0].set_ylabel(f"w[{results['slice']['free'][1]}]")
+    return _save(fig, outdir, "digits_ft_slice.png")
+
+
+def main(results: dict, outdir: Path) -> list[Path]:
+    return [histograms(results, outdir), ift_windows(results, outdir),
+            spectrum(results, outdir), wr_wor(results, outdir), slice_figure(results, outdir)]
