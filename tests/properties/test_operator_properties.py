@@ -114,7 +114,12 @@ def test_stationary_density_positive_with_unit_mass(problem):
     res = fp.solve_stationary(op)
     assert res.converged, res.message
     # Irreducible M-matrix generator: the null vector is strictly positive (Perron-Frobenius).
-    assert np.all(res.p > 0)
+    # A direct solve carries an absolute round-off of a few eps * max(p) in every entry, so an
+    # exact density below that level may come out as a zeroed round-off negative: the computed
+    # density is non-negative, and every zero entry is a reported round-off correction.
+    assert np.all(res.p >= 0)
+    n_zero = int((res.p == 0).sum())
+    assert n_zero == 0 or f"{n_zero} round-off negative" in res.message
     # Normalization is a division by the computed mass: exact up to a few ulps.
     assert abs(res.p.sum() * grid.cell_volume - 1.0) < 1e-12
     # It is the null vector: relative residual ||G p|| / ||diag(G) p|| at round-off (LU of at
