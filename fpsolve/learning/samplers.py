@@ -44,6 +44,7 @@ from .datasets import as_dataset
 from .diagnostics import check_mixing, effective_sample_size, rhat
 from .models import GradientModel
 from .schedules import as_key, check_batch_size
+from .sgd import _check_status
 from .theory import find_minimum
 
 __all__ = [
@@ -398,19 +399,5 @@ def _run(run) -> np.ndarray:
                        math.sqrt(2.0 * run["eta"]), run["max_loss"], run["n_steps"],
                        run["every"], run["skip"], run["w"], out, pool, np.zeros((C, max(m, 1))),
                        gref, gbar, bool(sampler.control_variate), np.empty((C, d)), status)
-    _check_status(status, run)
+    _check_status(status, run, run["sampler"].name)
     return out
-
-
-def _check_status(status, run) -> None:
-    bad = np.flatnonzero(status[:, 0] != _kernels.OK)
-    if bad.size == 0:
-        return
-    ch = bad[np.argmin(status[bad, 1])]
-    code, step, loss = int(status[ch, 0]), int(status[ch, 1]), status[ch, 2]
-    what = (f"minibatch loss {loss:.6g} is not <= max_loss = {run['max_loss']:.6g}"
-            if code == _kernels.BAD_LOSS else
-            f"parameters became non-finite (minibatch loss before the step {loss:.6g})")
-    raise FpsolveError(f"{run['sampler'].name} diverged at step {step} of chain {ch}: {what}; "
-                       f"{bad.size} of {status.shape[0]} chains diverged (eta = {run['eta']!r} "
-                       f"may be too large)")

@@ -298,7 +298,8 @@ def _advance(run, state, checkpoint, progress) -> None:
             _log.debug("sgd: step %d of %d", state["step"], run["n_steps"])
 
 
-def _check_status(status, run) -> None:
+def _check_status(status, run, label: str = "sgd") -> None:
+    """Raise naming the first diverged step and chain (shared by sgd and the samplers)."""
     bad = np.flatnonzero(status[:, 0] != _kernels.OK)
     if bad.size == 0:
         return
@@ -307,6 +308,6 @@ def _check_status(status, run) -> None:
     what = (f"minibatch loss {loss:.6g} is not <= max_loss = {run['max_loss']:.6g}"
             if code == _kernels.BAD_LOSS else
             f"parameters became non-finite (minibatch loss before the step {loss:.6g})")
-    raise FpsolveError(f"sgd diverged at step {step} of chain {ch}: {what}; {bad.size} of "
+    raise FpsolveError(f"{label} diverged at step {step} of chain {ch}: {what}; {bad.size} of "
                        f"{status.shape[0]} chains diverged (eta = {run['eta']!r} may be too "
                        f"large)")
