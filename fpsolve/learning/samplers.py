@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import FpsolveError, FpsolveWarning
-from . import _kernels
 from . import _kernels_samplers as _ks
 from .datasets import as_dataset
 from .diagnostics import check_mixing, effective_sample_size, rhat

@@ -27,7 +27,7 @@ from ..models import FokkerPlanckModel
 from ..operators import FokkerPlanckOperator
 from ..results import StationaryResult
 from ..solvers import solve_stationary
-from .models import GradientModel, _nonneg_float, _positive_int
+from .models import _nonneg_float, _positive_int
 from .schedules import check_batch_size
 from .theory import (_CHUNK, GaussianTheory, _finite_population, _vector, find_minimum,
                      gaussian_theory)
