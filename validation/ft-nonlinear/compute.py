@@ -64,30 +64,13 @@ THRESHOLDS = {
 RESOLVED_FRACTION, RESOLVED_REL_STDERR = 0.2, 0.25
 
 
-def potential(x):
-    return (x[0] ** 2 - 1.0) ** 2 + 0.5 * x[1] ** 2
-
-
-def rotation(x):
-    return OMEGA * np.stack([-x[1], x[0]])
-
-
-def diffusion(x):
-    d11 = 0.6 + 0.2 * np.tanh(x[0])
-    d22 = 0.5 + 0.1 * np.cos(x[1])
-    d12 = 0.15 * np.sin(x[0]) + 0.0 * x[1]
-    return np.stack([np.stack([d11, d12]), np.stack([d12, d22])])
-
-
-def diffusion_divergence(x):
-    """``(div D)_i = d_j D_ij`` in closed form."""
-    return np.stack([0.2 / np.cosh(x[0]) ** 2 + 0.0 * x[1],
-                     0.15 * np.cos(x[0]) - 0.1 * np.sin(x[1])])
+PROBLEM = fp.models.RotatingDoubleWell(OMEGA)
+potential, rotation = PROBLEM.potential, PROBLEM.rotation
+diffusion, diffusion_divergence = PROBLEM.diffusion, PROBLEM.diffusion_divergence
 
 
 def make_model():
-    return fp.FokkerPlanckModel.from_potential(potential, diffusion, force=rotation,
-                                               diffusion_divergence=diffusion_divergence)
+    return PROBLEM.model
 
 
 def grid_reference(model, n):
