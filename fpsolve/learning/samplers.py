@@ -43,7 +43,7 @@ from .datasets import as_dataset
 from .diagnostics import check_mixing, effective_sample_size, rhat
 from .models import GradientModel
 from .schedules import as_key, check_batch_size
-from .sgd import _check_status
+from .sgd import _check_status, _threshold
 from .theory import find_minimum
 
 __all__ = [
@@ -368,16 +368,6 @@ def _initial(w0, n_chains, d) -> np.ndarray:
         raise FpsolveError(f"w0: expected finite values of shape ({d},) or ({n_chains}, {d}), "
                            f"got shape {w0.shape}")
     return np.array(w0, order="C")                 # a writable copy (broadcasts are not)
-
-
-def _threshold(max_loss) -> float:
-    try:
-        v = float(max_loss)
-    except (TypeError, ValueError):
-        v = math.nan
-    if not v > 0:
-        raise FpsolveError(f"max_loss: expected a number > 0 (inf allowed), got {max_loss!r}")
-    return v
 
 
 def _run(run) -> np.ndarray:
