@@ -12,6 +12,16 @@ A_OU = np.array([[-1.0, 0.8], [-0.8, -1.0]])
 D_OU = np.array([[1.0, 0.3], [0.3, 0.5]])
 
 
+def median_seconds(fn, repeats: int):
+    """``(median wall-clock seconds, last result)`` of ``repeats`` calls of ``fn()``."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
 @contextmanager
 def timer(store: dict, key: str):
     """Store the wall-clock seconds of the block in ``store[key]``."""
@@ -26,10 +36,14 @@ def peak_rss_gb() -> float:
 
 
 def warm_up() -> None:
-    """Compile the numba kernels once so that timings exclude JIT compilation."""
+    """Compile the numba kernels and import the solvers' dependencies once, so that timings
+    exclude JIT compilation and module imports (one-time costs of a process)."""
     import fpsolve as fp
 
     grid = fp.CartesianGrid([(-1, 1)] * 2, (8, 8))
     op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -x, D_OU))
     op.apply(np.ones(grid.shape))
     op.matrix()
+    grid = fp.CartesianGrid([(-3, 3)] * 2, (64, 64))
+    fp.solve_stationary(fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -x, D_OU)),
+                        method="multigrid")
