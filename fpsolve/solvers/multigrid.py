@@ -16,15 +16,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["interpolation_1d", "aggregation_1d", "cartesian_hierarchy"]
+__all__ = ["interpolation_1d", "aggregation_1d", "axis_couplings", "coarsened_axes",
+           "cartesian_hierarchy", "krylov_solve"]
 
-#: Hierarchies stop coarsening at this many cells; the coarsest level is solved densely.
+#: Hierarchies stop coarsening at this many cells; the coarsest level is solved by sparse LU.
 COARSE_CELLS = 2000
-
-
-def coarse_shape(shape) -> tuple[int, ...]:
-    """Cells per axis after one coarsening: ``ceil(n / 2)``."""
-    return tuple((n + 1) // 2 for n in shape)
+#: An axis is coarsened when its coupling is at least this fraction of the strongest one.
+THETA = 0.25
 
 
 def interpolation_1d(n: int, periodic: bool = False) -> sp.csr_matrix:
@@ -74,6 +72,34 @@ def _kron(factors) -> sp.csr_matrix:
     return sp.csr_matrix(out)
 
 
+def axis_couplings(A, shape) -> np.ndarray:
+    """Mean ``|A[x, x + e_a]|`` over the cells with a neighbour along each axis ``a``: the
+    strength of the coupling along the axis (C-ordered unknowns)."""
+    A = sp.csr_matrix(A)
+    shape = tuple(shape)
+    strides = np.cumprod((1,) + shape[:0:-1])[::-1]
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    offset = A.indices - rows
+    out = np.zeros(len(shape))
+    for a, stride in enumerate(strides):
+        on_axis = offset == stride
+        if on_axis.any():
+            out[a] = np.abs(A.data[on_axis]).mean()
+    return out
+
+
+def coarsened_axes(A, shape, *, theta: float = THETA) -> tuple[bool, ...]:
+    """Axes to coarsen next: those with at least 3 cells whose coupling is at least ``theta``
+    times the strongest such coupling (semi-coarsening for anisotropic operators, where
+    point Gauss-Seidel smooths only along the strong axes)."""
+    strength = axis_couplings(A, shape)
+    can = np.array([n >= 3 for n in shape])
+    if not can.any():
+        return tuple(bool(c) for c in can)
+    top = strength[can].max()
+    return tuple(bool(c and w >= theta * top) for c, w in zip(can, strength))
+
+
 def cartesian_hierarchy(A, shape, periodic, *, coarse_cells: int = COARSE_CELLS):
     """pyamg ``MultilevelSolver`` for a matrix ``A`` on a C-ordered Cartesian grid ``shape``.
 
@@ -88,8 +114,9 @@ def cartesian_hierarchy(A, shape, periodic, *, coarse_cells: int = COARSE_CELLS)
     coarse_cells : int
         Coarsening stops once a level has at most this many cells.
 
-    Smoothing is one forward Gauss-Seidel sweep before and one backward sweep after the
-    coarse correction; the coarsest level is solved with the pseudo-inverse.
+    Every level coarsens the axes chosen by :func:`coarsened_axes`.  Smoothing is one forward
+    Gauss-Seidel sweep before and one backward sweep after the coarse correction; the coarsest
+    level is solved by sparse LU.
 
     >>> import numpy as np, scipy.sparse as sp
     >>> lap = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(64, 64), format="csr")
@@ -110,13 +137,56 @@ def cartesian_hierarchy(A, shape, periodic, *, coarse_cells: int = COARSE_CELLS)
         level = pyamg.MultilevelSolver.Level()
         level.A = A
         levels.append(level)
-        if A.shape[0] <= coarse_cells or max(shape) < 2:
+        axes = coarsened_axes(A, shape) if A.shape[0] > coarse_cells else (False,)
+        if not any(axes):
             break
-        level.P = _kron([interpolation_1d(n, per) for n, per in zip(shape, periodic)])
-        level.R = _kron([aggregation_1d(n) for n in shape])
+        level.P = _kron([interpolation_1d(n, per) if c else sp.identity(n, format="csr")
+                         for n, per, c in zip(shape, periodic, axes)])
+        level.R = _kron([aggregation_1d(n) if c else sp.identity(n, format="csr")
+                         for n, c in zip(shape, axes)])
         A = sp.csr_matrix(level.R @ (A @ level.P))
-        shape = coarse_shape(shape)
+        shape = tuple((n + 1) // 2 if c else n for n, c in zip(shape, axes))
     ml = pyamg.MultilevelSolver(levels, coarse_solver="splu")
     change_smoothers(ml, presmoother=("gauss_seidel", {"sweep": "forward"}),
                      postsmoother=("gauss_seidel", {"sweep": "backward"}))
     return ml
+
+
+def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, chunk: int | None = None):
+    """GMRES preconditioned by one W-cycle of ``ml`` per iteration.
+
+    With ``chunk``, GMRES restarts every ``chunk`` iterations after a check of the true
+    residual ``||b - A x|| / ||b||`` and stops early when a chunk reduces it less than 2x: a
+    hierarchy unsuited to the operator then costs one chunk, not ``maxiter`` iterations.
+    Without, one GMRES run of up to ``maxiter`` iterations.  Either way a breakdown into
+    non-finite numbers returns the last finite iterate.  Returns ``(x, iterations, true
+    relative residual)``.
+    """
+    import warnings
+
+    A = ml.levels[0].A
+    norm_b = np.linalg.norm(b)
+    x = np.zeros_like(b) if x0 is None else np.asarray(x0, dtype=float)
+    rel = np.linalg.norm(b - A @ x) / norm_b
+    its = 0
+    chunk = maxiter if chunk is None else chunk
+    while its < maxiter:
+        residuals: list[float] = []
+        try:
+            # record=True: pyamg re-enables its own warnings on every call ("always" filter),
+            # which an "ignore" filter cannot override; recorded warnings are dropped.
+            with np.errstate(all="ignore"), warnings.catch_warnings(record=True):
+                x_new = ml.solve(b, x0=x, tol=tol, maxiter=min(chunk, maxiter - its),
+                                 accel="gmres", cycle="W", residuals=residuals)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            its += max(len(residuals) - 1, 0)
+            break
+        its += max(len(residuals) - 1, 0)
+        rel_new = np.linalg.norm(b - A @ x_new) / norm_b
+        if not np.isfinite(rel_new):
+            break
+        stalled = rel_new > 0.5 * rel
+        x, rel = x_new, rel_new
+        if len(residuals) - 1 < chunk or stalled:
+            break  # GMRES met its tolerance (or stagnated)
+    return x, its, float(rel)
