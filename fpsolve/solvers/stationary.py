@@ -34,13 +34,17 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     ----------
     op : FokkerPlanckOperator
         Operator without absorbing walls.
-    method : {"auto", "direct", "amg"}, keyword-only
+    method : {"auto", "direct", "multigrid", "amg"}, keyword-only
         ``"direct"``: sparse LU (SuperLU, minimum-degree ordering of ``A + A^T``).
-        ``"amg"``: GMRES preconditioned with classical (Ruge-Stueben) algebraic multigrid
-        from pyamg.  ``"auto"`` picks direct for small grids.
+        ``"multigrid"``: GMRES preconditioned with geometric multigrid on the Cartesian grid
+        (:mod:`fpsolve.solvers.multigrid`).  ``"amg"``: GMRES preconditioned with classical
+        (Ruge-Stueben) algebraic multigrid from pyamg.  ``"auto"`` picks direct for grids up to
+        ``DIRECT_LIMIT`` cells, multigrid beyond, and classical AMG when multigrid fails
+        (strongly advective operators); ``res.method`` then reads ``"multigrid -> amg"``.
     tol : float
-        Relative tolerance of the preconditioned Krylov solve (``"amg"`` only); the reported
-        :func:`relative_residual` is typically 10-100 times smaller.
+        Relative tolerance of the preconditioned Krylov solve (iterative methods only); the
+        result counts as converged when :func:`relative_residual` is at most
+        ``max(100 tol, 1e-10)``.
     maxiter : int
         Iteration cap of the Krylov solve.
 
@@ -53,10 +57,12 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     The singular system ``G p = 0`` is never shifted toward its zero eigenvalue.  Small grids
     (``BORDERED_LIMIT`` cells) solve the bordered system ``[[G, 1], [V^T, 0]] [p; lam] = [0; 1]``,
     which carries the normalization itself.  Larger grids pin ``p`` to 1 in the mode of a direct
-    solve on a 4x coarser grid (the pinned column moves to the right-hand side, the pinned row
+    solve on a coarser grid (the pinned column moves to the right-hand side, the pinned row
     becomes ``p_pin = 1``; for an irreducible generator the reduced matrix is a nonsingular
-    M-matrix), so the pinned solution stays within floating-point range; a failed pinned direct
-    solve falls back to the bordered system.  The result is normalized to unit mass.
+    M-matrix), so the pinned solution stays within floating-point range; the interpolated
+    coarse solution also starts the iterative methods.  A failed pinned direct solve falls back
+    to the bordered system.  The result is normalized to unit mass; round-off negatives of an
+    iterative solve (above ``-1e-8 max p``) are set to zero and counted in ``res.message``.
 
     Examples
     --------
