@@ -53,12 +53,24 @@ def probability_current(result, p=None) -> ProbabilityCurrent:
     >>> bool(np.allclose(cur.cells, 1 / (2 * np.pi)))
     True
     """
-    op = result.operator
+    op = result_operator(result)
     p = result.p if p is None else p
     faces = face_fluxes(op, p)
     cells = np.stack([0.5 * (np.take(F, range(n), axis=i) + np.take(F, range(1, n + 1), axis=i))
                       for i, (F, n) in enumerate(zip(faces, op.grid.shape))])
     return ProbabilityCurrent(faces=tuple(faces), cells=cells, grid=op.grid)
+
+
+def result_operator(result):
+    """The operator a grid result was computed with; a clear error when it is absent (results
+    read back by :func:`fpsolve.io.load` do not carry the operator and its model)."""
+    op = getattr(result, "operator", None)
+    if op is None:
+        raise SolverError(
+            "result: has no operator (a result loaded from a file does not store the operator "
+            "and its model); rebuild it with dataclasses.replace(result, "
+            "operator=fp.FokkerPlanckOperator(result.grid, model))")
+    return op
 
 
 def face_fluxes(op, p) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BoundaryError, SolverError
-from .current import probability_current
+from .current import probability_current, result_operator
 
 __all__ = ["entropy_production_rate", "ENTROPY_METHODS"]
 
@@ -36,7 +36,7 @@ def entropy_production_rate(result, *, method: str = "bonds") -> float:
     >>> abs(fp.entropy_production_rate(res)) < 1e-12   # gradient drift: equilibrium
     True
     """
-    op = result.operator
+    op = result_operator(result)
     if op.has_absorbing:
         raise BoundaryError("result: entropy production of a stationary state needs an operator "
                             "without absorbing walls")
