@@ -11,7 +11,7 @@ where ``g_t`` is the full gradient (``FULL``, ULA), the gradient of a WR or WOR 
 come from the same counter-based Philox streams as :func:`~fpsolve.learning.sgd`, so SGLD and
 SGWORLD chains equal ``sgd(..., noise=1)`` chains of the same key bit for bit.
 
-Epoch maps (:mod:`fpsolve.learning.posteriors`).  For a quadratic loss with per-sample Hessians
+Epoch maps (:mod:`fpsolve.learning.sampler_moments`).  For a quadratic loss with per-sample Hessians
 ``h_i`` and per-sample gradients ``q_i`` at the minimum (``mean_i q_i = 0``), the deviation
 ``x = w - w*`` after one WOR epoch of permutation ``pi`` is ``x_R = Phi x_0 + ups + nu`` with
 ``Phi = A_{R-1} ... A_0``, ``A_k = I - eta H_k``, ``ups = sum_k Pi_k (-eta q_k)`` and Gaussian

@@ -1,22 +1,14 @@
-"""Numba kernels of the SDE ensembles: counter-based normals, table interpolation, steps, walls,
-and the streaming reductions of the observables.
+"""Numba kernels of the SDE ensembles: steps, walls and the ensemble kernel :func:`advance`.
 
 Every helper works on a *block* of trajectories (rows of ``(B, ...)`` arrays) per call: numba
 does not inline one compiled function into another, so per-trajectory calls would cost more
 than the arithmetic; per block they cost nothing.  ``live (B,)`` masks the rows still running.
 
-Random numbers.  Every variate is a pure function of ``(key, block, trajectory, step)``: the
-Philox4x32-10 block cipher (Salmon et al., SC'11) maps the counter ``(block, traj, step_lo,
-step_hi)`` and the 64-bit key ``(key[0], key[1])`` to 128 bits, read as two 64-bit words.
-Normals come from a 256-layer ziggurat (Marsaglia & Tsang 2000), one word each; the rare
-rejections (about 1 %) draw further words from their own counter blocks.  No state is carried,
-so results do not depend on the number of threads or on how trajectories are split.  Counter
-blocks: ``m`` (normals ``2m`` and ``2m + 1`` of a step), ``BRIDGE + axis`` (uniforms of the
-Brownian-bridge exit test), ``SLOW + component * SLOW_STRIDE + k`` (ziggurat rejections).
-
-Tables are flattened C-ordered cell arrays ``(n_cells, m)`` on a grid given by ``tgeo = [lo; h]``
-(float ``(2, d)``) and ``tint = [n; periodic]`` (int ``(2, d)``); a one-row table is a constant.
-Walls: ``wall = [lo; hi]`` and ``kind`` per axis (``REFLECTING``, ``PERIODIC``, ``ABSORBING``).
+The counter-based normals are in :mod:`fpsolve.stochastic._kernels_rng`, the table
+interpolation in :mod:`fpsolve.stochastic._kernels_tables` and the streaming reductions of the
+observables in :mod:`fpsolve.stochastic._kernels_observables`; their kernels are importable
+from here too.  Walls: ``wall = [lo; hi]`` and ``kind`` per axis (``REFLECTING``, ``PERIODIC``,
+``ABSORBING``).
 """
 
 from __future__ import annotations
@@ -25,7 +17,15 @@ import math
 
 import numpy as np
 
-from .._numba import jit_parallel, jit_serial, philox4x32_lanes, prange
+from .._numba import jit_parallel, jit_serial, prange
+from ._kernels_observables import (
+    cells_block,
+    current_update,
+    histogram_update,
+    line_integral_update,
+)
+from ._kernels_rng import BLOCK, BRIDGE, _unit, _word, fill_normals, normals_block, philox_words
+from ._kernels_tables import interpolate, locate
 
 __all__ = ["advance", "cells_block", "current_update", "fill_normals", "fold_block",
            "histogram_update", "interpolate", "line_integral_update", "locate", "normals_block",
@@ -33,131 +33,6 @@ __all__ = ["advance", "cells_block", "current_update", "fill_normals", "fold_blo
 
 EULER_MARUYAMA, HEUN, MILSTEIN = 0, 1, 2
 REFLECTING, PERIODIC, ABSORBING = 0, 1, 2
-BRIDGE, SLOW, SLOW_STRIDE = 0x40000000, 0x80000000, 0x20000
-BLOCK = 256                                 # trajectories per block of the step kernel
-
-_MASK32, _MASK8 = np.uint64(0xFFFFFFFF), np.uint64(0xFF)
-_U1, _U8, _U11, _U32 = np.uint64(1), np.uint64(8), np.uint64(11), np.uint64(32)
-_TWO53 = 9007199254740992.0
-
-
-# ----------------------------------------------------------------------------- random numbers
-# Philox4x32-10 over a vector of counters: the shared implementation of fpsolve._numba.
-philox_words = philox4x32_lanes
-
-
-@jit_serial
-def _word(key, block, traj, step, scratch, e):
-    """64-bit word ``e`` (0 or 1) of the counter ``(block, traj, step)``; ``scratch (5, 1)``."""
-    s = np.uint64(step)
-    scratch[4, 0] = traj
-    philox_words(np.uint64(block), scratch[4], s & _MASK32, s >> _U32, key, scratch)
-    return (scratch[2 * e, 0] << _U32) | scratch[2 * e + 1, 0]
-
-
-@jit_serial
-def _unit(w):
-    """The top 53 bits of ``w`` as a uniform double in the open interval (0, 1)."""
-    return (float(w >> _U11) + 0.5) / _TWO53
-
-
-@jit_serial
-def _ziggurat_slow(w, key, block, traj, step, zt, scratch):
-    """Wedge and tail tests; a rejected word is replaced by one from ``block + 2k + 1``."""
-    r = zt[1, 1] * _TWO53                   # x_1: start of the tail (layer 0 extends beyond it)
-    for k in range(SLOW_STRIDE // 2):
-        idx = int(w & _MASK8)
-        rabs = float(w >> _U11)
-        z = rabs * zt[1, idx]
-        sign = -1.0 if (w >> _U8) & _U1 else 1.0
-        if rabs < zt[0, idx]:
-            return sign * z
-        u0 = _unit(_word(key, block + 2 * k, traj, step, scratch, 0))
-        u1 = _unit(scratch[2, 0] << _U32 | scratch[3, 0])
-        if idx == 0:                        # Marsaglia's tail: r + t, t ~ Exp(r) thinned
-            t = -math.log(u0) / r
-            if -2.0 * math.log(u1) > t * t:
-                return sign * (r + t)
-        elif zt[2, idx] + u0 * (zt[2, idx + 1] - zt[2, idx]) < math.exp(-0.5 * z * z):
-            return sign * z
-        w = _word(key, block + 2 * k + 1, traj, step, scratch, 0)
-    return math.nan                         # unreachable: 65536 rejections in a row
-
-
-@jit_serial
-def normals_block(key, zt, rows, step, words, scratch, z):
-    """``z[i] =`` the ``d`` standard normals of trajectory ``rows[i]`` at ``step``.
-
-    Ziggurat on one word: 8 bits pick the layer, 1 the sign, 53 the abscissa; ``zt (3, 257)``
-    holds the acceptance bounds, the layer widths / 2^53 and ``exp(-x_i^2 / 2)``.
-    """
-    B, d = z.shape
-    s = np.uint64(step)
-    for m in range((d + 1) // 2):
-        philox_words(np.uint64(m), rows, s & _MASK32, s >> _U32, key, words)
-        for i in range(B):
-            for e in range(min(2, d - 2 * m)):
-                w = (words[2 * e, i] << _U32) | words[2 * e + 1, i]
-                idx = int(w & _MASK8)
-                rabs = float(w >> _U11)
-                if rabs < zt[0, idx]:
-                    z[i, 2 * m + e] = -rabs * zt[1, idx] if (w >> _U8) & _U1 else rabs * zt[1, idx]
-                else:
-                    z[i, 2 * m + e] = _ziggurat_slow(w, key, SLOW + (2 * m + e) * SLOW_STRIDE,
-                                                     rows[i], step, zt, scratch)
-
-
-@jit_parallel
-def fill_normals(key, zt, traj0, step0, out):
-    """``out[s, i, :]`` = the normals of trajectory ``traj0 + i`` at step ``step0 + s``."""
-    n_steps, n = out.shape[0], out.shape[1]
-    for b in prange((n + BLOCK - 1) // BLOCK):
-        i0, i1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        rows = np.arange(traj0 + i0, traj0 + i1)
-        words, scratch = np.empty((4, i1 - i0), np.uint64), np.empty((5, 1), np.uint64)
-        for s in range(n_steps):
-            normals_block(key, zt, rows, step0 + s, words, scratch, out[s, i0:i1])
-
-
-# ----------------------------------------------------------------------------- interpolation
-@jit_serial
-def locate(x, tgeo, tint, idx, w):
-    """Flat indices and weights ``idx, w (2^d, B)`` of the multilinear stencil at each row of x.
-
-    Non-periodic axes use the two nearest cell centers, the first/last pair near the walls, so
-    the weights extrapolate linearly there (and beyond); periodic axes wrap.  Affine functions
-    are reproduced exactly up to rounding.  Any row, even non-finite, gets a valid stencil.
-    """
-    B, m = x.shape[0], 1
-    i0, f = np.empty(B, np.int64), np.empty(B)
-    idx[0, :], w[0, :] = 0, 1.0
-    for k in range(x.shape[1]):
-        n, lo, inv_h, periodic = tint[0, k], tgeo[0, k], 1.0 / tgeo[1, k], tint[1, k]
-        for i in range(B):
-            s = (x[i, k] - lo) * inv_h - 0.5
-            if periodic:
-                s = s % n if math.isfinite(s) else 0.0
-                i0[i] = min(int(s), n - 1)
-            else:                           # comparisons, not int(s): safe for NaN and huge s
-                i0[i] = 0 if not s >= 1.0 else (n - 2 if s >= n - 2 else int(s))
-            f[i] = s - i0[i]
-        for c in range(m):                  # corner c + m takes the upper neighbour on axis k
-            for i in range(B):
-                i1 = (i0[i] + 1) % n if periodic else i0[i] + 1
-                idx[c + m, i], w[c + m, i] = idx[c, i] * n + i1, w[c, i] * f[i]
-                idx[c, i], w[c, i] = idx[c, i] * n + i0[i], w[c, i] * (1.0 - f[i])
-        m *= 2
-
-
-@jit_serial
-def interpolate(tab, idx, w, out):
-    """``out[i, j] = sum_c w[c, i] tab[idx[c, i], j]``; a one-row ``tab`` is a constant."""
-    for j in range(out.shape[1]):
-        for i in range(out.shape[0]):
-            out[i, j] = tab[0, j] if tab.shape[0] == 1 else w[0, i] * tab[idx[0, i], j]
-        for c in range(1 if tab.shape[0] > 1 else idx.shape[0], idx.shape[0]):
-            for i in range(out.shape[0]):
-                out[i, j] += w[c, i] * tab[idx[c, i], j]
 
 
 # ----------------------------------------------------------------------------- steps
@@ -396,93 +271,3 @@ def advance(method, x, wind, t_exit, side, fail, drift, sig, dsig, tgeo, tint, w
                    noise, b * BLOCK, min(n, (b + 1) * BLOCK), step0, n_steps, dt, bridge, path,
                    stride, row0)
 
-
-# ----------------------------------------------------------------------------- observables
-@jit_serial
-def cells_block(x, glo, gh, gn, out):
-    """Flat C-order cell index of each row of ``x`` on a grid, -1 outside or non-finite (points
-    on the upper walls belong to the last cells)."""
-    for i in range(x.shape[0]):
-        c = 0
-        for k in range(x.shape[1]):
-            if not glo[k] <= x[i, k] <= glo[k] + gh[k] * gn[k]:
-                c = -1
-                break
-            c = c * gn[k] + min(int((x[i, k] - glo[k]) / gh[k]), gn[k] - 1)
-        out[i] = c
-
-
-@jit_parallel
-def histogram_update(path, rows, glo, gh, gn, counts):
-    """``counts[b, cell] += 1`` for the finite ``path[r, i]``, ``r`` in ``rows``, where
-    trajectory ``i`` belongs to the ``b``-th of ``counts.shape[0]`` fixed blocks (so no sum
-    depends on the thread count)."""
-    n, blocks = path.shape[1], counts.shape[0]
-    for b in prange(blocks):
-        i0, i1 = b * n // blocks, (b + 1) * n // blocks
-        cell = np.empty(i1 - i0, dtype=np.int64)
-        for r in rows:
-            cells_block(path[r, i0:i1], glo, gh, gn, cell)
-            for c in cell:
-                if c >= 0:
-                    counts[b, c] += 1
-
-
-@jit_serial
-def _midpoints(x0, x1, glo, period, dx, mid):
-    """Increments (minimum image on axes with ``period > 0``) and wrapped midpoints, by row."""
-    for i in range(x0.shape[0]):
-        for k in range(x0.shape[1]):
-            dx[i, k] = x1[i, k] - x0[i, k]
-            if period[k] > 0.0 and math.isfinite(dx[i, k]):
-                dx[i, k] -= period[k] * round(dx[i, k] / period[k])
-            mid[i, k] = x0[i, k] + 0.5 * dx[i, k]
-            if period[k] > 0.0:
-                mid[i, k] = glo[k] + (mid[i, k] - glo[k]) % period[k]
-
-
-@jit_parallel
-def current_update(path, rows, glo, gh, gn, period, acc):
-    """``acc[b, cell(mid), :] += x_r - x_{r-1}`` over ``r`` in ``rows`` (blocks as in
-    :func:`histogram_update`); steps with a non-finite end fall outside every cell."""
-    n, d, blocks = path.shape[1], path.shape[2], acc.shape[0]
-    for b in prange(blocks):
-        i0, i1 = b * n // blocks, (b + 1) * n // blocks
-        dx, mid, cell = np.empty((i1 - i0, d)), np.empty((i1 - i0, d)), np.empty(i1 - i0, np.int64)
-        for r in rows:
-            _midpoints(path[r - 1, i0:i1], path[r, i0:i1], glo, period, dx, mid)
-            cells_block(mid, glo, gh, gn, cell)
-            for i in range(i1 - i0):
-                for k in range(d if cell[i] >= 0 else 0):
-                    acc[b, cell[i], k] += dx[i, k]
-
-
-@jit_parallel
-def line_integral_update(path, rows, tgeo, tint, period, field, potential, total, snap, snaps):
-    """Per trajectory ``total[i] += F(mid) . dx - (U(x_r) - U(x_{r-1}))`` over ``r`` in ``rows``.
-
-    ``field (n_cells, d)`` and ``potential (n_cells, 1)`` (or ``(0, 1)``: none) are tables on
-    ``tgeo, tint``; after ``rows[j]`` the totals go to ``snaps[snap[j]]`` when ``snap[j] >= 0``.
-    Steps with a non-finite end add nothing.
-    """
-    n, d = path.shape[1], path.shape[2]
-    for b in prange((n + BLOCK - 1) // BLOCK):
-        i0, i1 = b * BLOCK, min(n, (b + 1) * BLOCK)
-        B = i1 - i0
-        dx, mid, f, u = np.empty((B, d)), np.empty((B, d)), np.empty((B, d)), np.empty((B, 2))
-        idx, w = np.empty((2 ** d, B), np.int64), np.empty((2 ** d, B))
-        for j in range(rows.size):
-            r = rows[j]
-            _midpoints(path[r - 1, i0:i1], path[r, i0:i1], tgeo[0], period, dx, mid)
-            locate(mid, tgeo, tint, idx, w)
-            interpolate(field, idx, w, f)
-            u[:] = 0.0
-            for e in range(2 if potential.shape[0] > 0 else 0):
-                locate(path[r - e, i0:i1], tgeo, tint, idx, w)
-                interpolate(potential, idx, w, u[:, e:e + 1])
-            for i in range(B):
-                for k in range(d if math.isfinite(dx[i, 0]) else 0):
-                    total[i0 + i] += f[i, k] * dx[i, k]
-                total[i0 + i] -= u[i, 0] - u[i, 1] if math.isfinite(dx[i, 0]) else 0.0
-                if snap[j] >= 0:
-                    snaps[snap[j], i0 + i] = total[i0 + i]

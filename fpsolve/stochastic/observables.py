@@ -11,7 +11,7 @@ steps with the positions of that chunk, and puts the copy in ``result.observable
     row 0 was already the last row of the previous call, so step ``g = step0 + r`` is the pair
     ``(path[r - 1], path[r])`` for ``r >= 1``.  Absorbed or failed trajectories are NaN.  Work is
     done in a kernel on arrays: tabulated fields (cell-center tables, multilinear interpolation
-    as in :func:`fpsolve.stochastic._kernels.locate`) and the path; reductions over
+    as in :func:`fpsolve.stochastic._kernels_tables.locate`) and the path; reductions over
     trajectories use a fixed number of blocks so that sums do not depend on the thread count.
 ``state() -> dict`` / ``load_state(dict)``
     The accumulators as arrays, saved in checkpoints.
@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import SolverError
 from ..grids import CartesianGrid
-from . import _kernels
+from . import _kernels_observables
 from .tables import grid_geometry
 
 __all__ = ["CellCurrent", "Histogram", "PathObservable", "RunningEntropy"]
@@ -125,7 +125,7 @@ class Histogram(PathObservable):
     def update(self, path, step0):
         tgeo, tint = grid_geometry(self.grid)
         rows = self._rows(step0, path.shape[0] - 1, self.every, self.burn_in)
-        _kernels.histogram_update(path, rows, tgeo[0], tgeo[1], tint[0], self._acc)
+        _kernels_observables.histogram_update(path, rows, tgeo[0], tgeo[1], tint[0], self._acc)
 
     def state(self):
         return {"_acc": self._acc}
@@ -186,8 +186,8 @@ class CellCurrent(PathObservable):
     def update(self, path, step0):
         tgeo, tint = grid_geometry(self.grid)
         rows = self._rows(step0, path.shape[0] - 1, 1, self.burn_in)
-        _kernels.current_update(path, rows, tgeo[0], tgeo[1], tint[0], _period(self.grid),
-                                self._acc)
+        _kernels_observables.current_update(path, rows, tgeo[0], tgeo[1], tint[0],
+                                            _period(self.grid), self._acc)
         self._steps += rows.size
 
     def state(self):
@@ -272,9 +272,9 @@ class RunningEntropy(PathObservable):
             hit = (gr % self.every == 0) & (gr // self.every - 1 < self.snapshots.shape[0])
             snap[hit] = gr[hit] // self.every - 1
         tgeo, tint = grid_geometry(self.grid)
-        _kernels.line_integral_update(path, rows.astype(np.int64), tgeo, tint,
-                                      _period(self.grid), self.field, self.potential,
-                                      self.total, snap, self.snapshots)
+        _kernels_observables.line_integral_update(path, rows.astype(np.int64), tgeo, tint,
+                                                  _period(self.grid), self.field, self.potential,
+                                                  self.total, snap, self.snapshots)
 
     def state(self):
         return {"total": self.total, "snapshots": self.snapshots}

@@ -2,7 +2,7 @@
 
 Each normal variate used by :func:`~fpsolve.stochastic.simulate` is a pure function of a 64-bit
 key, the trajectory index, the step index and the component (see
-:mod:`fpsolve.stochastic._kernels`): Philox4x32-10 bits turned into normals by a 256-layer
+:mod:`fpsolve.stochastic._kernels_rng`): Philox4x32-10 bits turned into normals by a 256-layer
 ziggurat.  :func:`standard_normal` returns exactly the variates a simulation with the same key
 uses, which makes them testable and lets users reproduce a single trajectory.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from .._numba import derive_key, seed_sequence
 from ..errors import SolverError
-from . import _kernels
+from . import _kernels_rng
 
 __all__ = ["ZIGGURAT_LAYERS", "derive_key", "seed_sequence", "standard_normal", "ziggurat_table"]
 
@@ -90,5 +90,5 @@ def standard_normal(key, n_traj: int, n_steps: int, d: int, *, traj0: int = 0,
         if int(v) != v or v < 1:
             raise SolverError(f"{name}: expected a positive int, got {v!r}")
     out = np.empty((int(n_steps), int(n_traj), int(d)))
-    _kernels.fill_normals(key, ziggurat_table(), int(traj0), int(step0), out)
+    _kernels_rng.fill_normals(key, ziggurat_table(), int(traj0), int(step0), out)
     return out

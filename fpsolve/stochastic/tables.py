@@ -3,7 +3,7 @@
 The kernels never call the model: its Ito drift ``a`` and noise factor ``sigma`` (with
 ``sigma sigma^T = 2 D``) are sampled once at the cell centers of a *table grid* and interpolated
 multilinearly, with linear extrapolation in the half cells next to the walls
-(:func:`fpsolve.stochastic._kernels.locate`).  Affine drifts (Ornstein-Uhlenbeck) and affine
+(:func:`fpsolve.stochastic._kernels_tables.locate`).  Affine drifts (Ornstein-Uhlenbeck) and affine
 noise factors are therefore reproduced exactly everywhere in the box; otherwise the
 interpolation error is ``O(h^2)`` in the table spacing ``h``.
 """

@@ -1,6 +1,6 @@
 """Building blocks of the digits-ft case: reduced Gaussian theory and streamed stationary runs.
 
-Pure functions and small accumulators; ``compute.py`` strings them together.
+Pure functions and small accumulators; ``runs.py`` and ``compute.py`` string them together.
 
 *Reduced theory.*  Directions in which every per-sample gradient of the data term vanishes
 identically (the softmax shift ``W_k -> W_k + u`` of all classes, weights of pixels that are 0 in
@@ -13,7 +13,7 @@ eigenbasis of ``H_r``:
     Sigma_ij = (2 / eta) D_ij / (lam_i + lam_j),      Sigma_disc_ij = 2 D_ij / (1 - mu_i mu_j),
 
 ``mu = 1 - eta lam``, ``D`` in eigen-coordinates.  One symmetric eigendecomposition, O(d^3) with a
-small constant, replaces Bartels-Stewart's Schur decompositions (cross-checked in compute.py).
+small constant, replaces Bartels-Stewart's Schur decompositions (cross-checked in runs.py).
 
 *Entropy production of the linear chain.*  With ``M = I - eta H``, ``Q = 2 D``, the exact-chain
 stochastic entropy production of a window (``form="exact"`` of
