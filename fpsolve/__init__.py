@@ -1,7 +1,7 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
-from . import (analysis, errors, grids, io, learning, linear, models, operators, results,
-               solvers, stochastic)
+from . import (analysis, errors, grids, io, learning, linear, models, operators, plotting,
+               results, solvers, stochastic)
 from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
@@ -18,6 +18,6 @@ __all__ = [
     "relaxation_spectrum", "solve_quasi_stationary", "mean_first_passage_time",
     "probability_current", "divergence", "entropy_production_rate",
     "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
-    "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "results",
+    "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting", "results",
     "solvers", "stochastic", "__version__",
 ]

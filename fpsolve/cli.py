@@ -17,6 +17,7 @@ missing validation directory, no cases).  The case contract is documented in
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import logging
 import sys
@@ -148,6 +149,8 @@ def _reproduce(args: argparse.Namespace, cases: dict[str, Case]) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # Figures go to files only: a non-interactive backend unless the user chose one.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     report: dict[str, Any] = {
         "fpsolve_version": package_version(), "quick": bool(args.quick),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -38,7 +38,8 @@ FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE |
 
 PUBLIC_MODULES = ["fpsolve", "fpsolve.grids", "fpsolve.models", "fpsolve.operators",
                   "fpsolve.solvers", "fpsolve.analysis", "fpsolve.linear", "fpsolve.results",
-                  "fpsolve.errors", "fpsolve.stochastic", "fpsolve.learning", "fpsolve.io"]
+                  "fpsolve.errors", "fpsolve.stochastic", "fpsolve.learning", "fpsolve.io",
+                  "fpsolve.plotting"]
 
 
 @dataclass

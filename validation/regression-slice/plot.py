@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from fpsolve import plotting
 
 LABELS = {"grid": "grid FP (covariance D)", "grid_modified": "grid FP (modified equation)",
           "grid_second": "grid FP (second-moment D)", "gauss": "Gaussian (continuous Sigma)",
@@ -37,13 +35,13 @@ def _limits(grid, p, k=4.0):
 def density_figure(results, outdir) -> Path:
     fields = results["_data"]["fields"]
     pair = results["_data"]["pair"]
-    fig, axes = plt.subplots(len(fields), 2, figsize=(10, 4.2 * len(fields)), squeeze=False)
+    fig, axes = plotting.figure(len(fields), 2, figsize=(10, 4.2 * len(fields)), squeeze=False)
     for row, (label, (grid, p, J, p_sgd, J_sgd)) in zip(axes, fields.items()):
         x, y = grid.axis_centers(0), grid.axis_centers(1)
         lim = _limits(grid, p_sgd)
         for ax, dens, cur, k, title in [(row[0], p, J, 1, "grid FP"),
                                         (row[1], p_sgd, J_sgd, 4, "slice SGD histogram")]:
-            ax.pcolormesh(x, y, dens.T, shading="auto", cmap="viridis")
+            plotting.density(dens, centers=(x, y), ax=ax)  # streamlines of the smoothed J below
             X = np.stack(np.meshgrid(x, y, indexing="ij"))
             Jk, Xk = (_smooth(cur, k), _smooth(X, k)) if k > 1 else (cur, X)
             # streamlines only where the SGD histogram has mass (elsewhere it is pure noise)
@@ -57,17 +55,14 @@ def density_figure(results, outdir) -> Path:
             ax.set_title(f"eta = {label}: {title} and current (red: grid contours)", fontsize=9)
             ax.set_xlabel(f"w{pair[0] + 1}")
             ax.set_ylabel(f"w{pair[1] + 1}")
-    fig.tight_layout()
-    path = Path(outdir) / "regression_slice_density_current.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, Path(outdir) / "regression_slice_density_current.png",
+                                dpi=100)
 
 
 def tv_figure(results, outdir) -> Path:
     d = results["_data"]
     etas = np.asarray(d["etas"])
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plotting.figure(1, 3, figsize=(15, 4.5))
     ax = axes[0]
     for key, vals in d["tv"].items():
         ax.loglog(etas, vals, "o-", label=LABELS[key])
@@ -99,11 +94,7 @@ def tv_figure(results, outdir) -> Path:
     ax.legend(fontsize=7)
     fig.suptitle(f"SGD on the slice (w{d['pair'][0] + 1}, w{d['pair'][1] + 1}) of the paper's "
                  "regression network", fontsize=10)
-    fig.tight_layout()
-    path = Path(outdir) / "regression_slice_tv_epr_mean.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, Path(outdir) / "regression_slice_tv_epr_mean.png", dpi=100)
 
 
 def main(results: dict, outdir: Path) -> list[Path]:

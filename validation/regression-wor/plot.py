@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from fpsolve import plotting
 
 PAIR = (2, 5)   # (w3, w6): the pair with the largest circulation in regression-wr
 
@@ -23,7 +21,7 @@ def main(results: dict, outdir: Path) -> list[Path]:
 def shift_figure(results, outdir) -> Path:
     per = results["per_eta"]
     eta = np.array([e["eta"] for e in per])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plotting.figure(1, 2, figsize=(11, 4.2))
     ax = axes[0]
     ax.loglog(eta, [e["wor_theory_shift_norm"] for e in per], "C0-",
               label="WOR theory: argmin L_eff (wor_stationary_mean)")
@@ -49,26 +47,21 @@ def shift_figure(results, outdir) -> Path:
     ax.set_xlabel("eta")
     ax.set_ylabel("relative error of the shift")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wor_mean_shift.png")
+    return plotting.save_figure(fig, outdir / "regression_wor_mean_shift.png")
 
 
 def epoch_figure(results, outdir) -> Path:
     ep = results["epoch_noise"]
     eta = np.array(ep["eta"])
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for key, style, p in (("wor", "C0o", 4), ("wr", "C1s", 2)):
-        y = np.array(ep[key])
-        ax.loglog(eta, y, style, label=f"{key.upper()}: slope {ep[key + '_slope']:.3f} "
-                                       f"+- {ep[key + '_slope_stderr']:.3f}")
-        ax.loglog(eta, y[0] * (eta / eta[0]) ** p, "k:", lw=0.8)
-    ax.set_xlabel("eta")
-    ax.set_ylabel("tr Cov(one-epoch displacement)")
+    fig, ax = plotting.figure(figsize=(5.5, 4.2))
+    plotting.convergence(eta, {"WOR": ep["wor"], "WR": ep["wr"]},
+                         orders={k.upper(): (ep[k + "_slope"], ep[k + "_slope_stderr"])
+                                 for k in ("wor", "wr")},
+                         reference={"WOR": 4, "WR": 2}, fmt={"WOR": "C0o", "WR": "C1s"},
+                         xlabel="eta", ylabel="tr Cov(one-epoch displacement)", ax=ax)
     ax.set_title(f"epoch of R = {results['epoch_R']} steps from w*: eta^4 vs eta^2",
                  fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wor_epoch_noise.png")
+    return plotting.save_figure(fig, outdir / "regression_wor_epoch_noise.png")
 
 
 def _ellipse(S, center, k=2):
@@ -96,7 +89,7 @@ def covariance_figure(results, outdir) -> Path:
     eta = max(k for k, v in data.items() if "wr_cloud" in v)
     d = data[eta]
     i, j = PAIR
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plotting.figure(1, 3, figsize=(15, 4.6))
     _clouds(axes[0], d, i, j, [("wr", "C1", "WR: Sigma_disc (2 sd), x: theory mean"),
                                ("wor", "C0", "WOR: epoch-map covariance (2 sd)")])
     axes[0].set_title(f"stationary clouds at eta = {eta:g}", fontsize=9)
@@ -121,11 +114,4 @@ def covariance_figure(results, outdir) -> Path:
     ax.set_xlabel("eta")
     ax.set_ylabel("trace of the stationary covariance")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wor_covariance.png")
-
-
-def _save(fig, path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, outdir / "regression_wor_covariance.png")

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fpsolve.learning import RegressionNetwork  # noqa: E402
+from fpsolve import plotting
+from fpsolve.learning import RegressionNetwork
 
 NAMES = [f"w{k}" for k in range(1, 8)]
 
@@ -24,7 +21,7 @@ def main(results: dict, outdir: Path) -> list[Path]:
 
 def fit_figure(results, outdir) -> Path:
     data, net = results["_data"], RegressionNetwork()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plotting.figure(figsize=(6, 4))
     xs = np.linspace(-3, 3, 400)
     ax.plot(data["x"], data["y"], ".", ms=3, color="0.5", label=results["data"])
     ax.plot(xs, net.predict(data["w"], xs), "C0", lw=2, label="network at the minimum")
@@ -37,8 +34,7 @@ def fit_figure(results, outdir) -> Path:
     ax.set_ylabel("y")
     ax.set_title("w5 tanh(w1 x + w3) + w6 tanh(w2 x + w4) + w7, N = 200")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wr_fit.png")
+    return plotting.save_figure(fig, outdir / "regression_wr_fit.png")
 
 
 def _ellipse(S, k):
@@ -51,7 +47,7 @@ def cloud_figure(results, outdir) -> Path:
     i, j = results["projection_pair"]
     P = np.ix_([i, j], [i, j])
     cloud = data["cloud"][:, [i, j]]
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plotting.figure(figsize=(5.5, 5))
     ax.plot(cloud[:, 0], cloud[:, 1], ".", ms=1, alpha=0.3, color="0.4")
     for k in (1, 2, 3):
         e = _ellipse(data["Sigma_disc"][P], k)
@@ -72,37 +68,27 @@ def cloud_figure(results, outdir) -> Path:
     ax.set_ylabel(f"{NAMES[j]} - w*")
     ax.legend(fontsize=7, loc="upper right")
     ax.set_aspect("equal", adjustable="datalim")
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wr_cloud.png")
+    return plotting.save_figure(fig, outdir / "regression_wr_cloud.png")
 
 
 def dft_figure(results, outdir) -> Path:
     data = results["_data"]
     keys = [("exact", 1), ("exact", 2), ("exact", 3), ("exact", data["long_window"])]
-    fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
+    fig, axes = plotting.figure(2, 4, figsize=(14, 6.5))
     for col, key in enumerate(keys):
-        samples, (s, y, ys) = data["windows"][key]
-        ax = axes[0, col]
-        ax.hist(samples, bins=200, density=True, histtype="step", color="C0")
-        ax.set_yscale("log")
-        ax.set_xlabel("dS")
+        samples, points = data["windows"][key]
         entry = results["fluctuation"][key[0]][f"k{key[1]}"]
+        ax = plotting.entropy_histogram(samples, bins=200, quantile=None, histtype="step",
+                                        color="C0", ax=axes[0, col])
         ax.set_title(f"{key[0]} form, window {key[1]}: <dS> = {entry['mean']:.3g}", fontsize=9)
-        ax = axes[1, col]
-        ax.errorbar(s, y, ys, fmt=".", ms=3, color="C0", label="ln P(s) / P(-s)")
-        top = s.max() if s.size else 1.0
-        ax.plot([0, top], [0, top], "k--", label="slope 1 (DFT)")
-        ax.set_title(f"DFT slope {entry['dft_slope']:.3f} +- {entry['dft_slope_stderr']:.3f}",
-                     fontsize=9)
-        ax.set_xlabel("s")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wr_dft.png")
+        plotting.fluctuation_ratio(points, slope=(entry["dft_slope"], entry["dft_slope_stderr"]),
+                                   color="C0", label="SGD", ax=axes[1, col])
+    return plotting.save_figure(fig, outdir / "regression_wr_dft.png")
 
 
 def ift_figure(results, outdir) -> Path:
     fl = results["fluctuation"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plotting.figure(1, 2, figsize=(11, 4))
     kmax = 2 * results["_data"]["long_window"]   # beyond <dS> ~ 2 the IFT mean is tail noise
     for n, (form, entries) in enumerate((f, e) for f, e in fl.items() if f != "summary"):
         entries = {key: e for key, e in entries.items() if e["window"] <= kmax}
@@ -128,11 +114,4 @@ def ift_figure(results, outdir) -> Path:
     axes[1].set_xlabel("window (steps)")
     axes[1].set_ylabel("<dS>")
     axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, outdir / "regression_wr_ift.png")
-
-
-def _save(fig, path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, outdir / "regression_wr_ift.png")

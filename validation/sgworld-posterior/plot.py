@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fpsolve import plotting
+
 COLORS = {"ULA": "k", "SGLD": "tab:red", "SGLDCV": "tab:orange", "SGWORLD (epoch)": "tab:blue",
           "SGWORLD (step)": "tab:cyan"}
 
@@ -22,10 +24,8 @@ def _loglog(ax, x, y, se, label, slope):
 
 
 def gaussian_figure(res, outdir: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     gauss = res["gaussian"]
-    fig, axes = plt.subplots(2, len(gauss), figsize=(4.2 * len(gauss), 7.5), squeeze=False)
+    fig, axes = plotting.figure(2, len(gauss), figsize=(4.2 * len(gauss), 7.5), squeeze=False)
     for col, (name, g) in enumerate(gauss.items()):
         x = g["r_eta_lambda"]
         for row, (metric, ylabel) in enumerate([("kl", "KL(stationary || posterior)"),
@@ -45,19 +45,15 @@ def gaussian_figure(res, outdir: Path) -> Path:
     fig.suptitle("Bayesian linear regression: exact stationary moments (SGWORLD: Monte Carlo "
                  "over permutations, jackknife errors); slopes fitted for $R\\eta\\lambda \\leq "
                  "0.1$", fontsize=10)
-    fig.tight_layout()
-    path = outdir / "sgworld_gaussian_benchmark.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, outdir / "sgworld_gaussian_benchmark.png")
 
 
 def logistic_figure(res, outdir: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     L = res["logistic"]
     x = L["eta_lambda_max"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plotting.figure(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("tv", "kl")):
         for label, rows in L["histograms"].items():
             pts = [(a, r[metric], r["tv_noise_split"]) for a, r in zip(x, rows) if r]
@@ -68,21 +64,16 @@ def logistic_figure(res, outdir: Path) -> Path:
             if metric == "tv":
                 ax.loglog(a, noise, ":", color=COLORS[label], lw=0.8)
         ax.set_xlabel(r"$\eta\,\lambda_{max}$" + f"  (R = {L['R']})")
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel({"tv": "total variation (dotted: noise, split chains)",
                        "kl": "KL(histogram || quadrature)"}[metric])
         ax.legend(fontsize=7)
     fig.suptitle(f"2-D Bayesian logistic regression (N = {L['N']}, B = {L['B']}): histograms "
                  f"({L['bins'][0]}x{L['bins'][1]} bins) vs the exact posterior", fontsize=10)
-    fig.tight_layout()
-    path = outdir / "sgworld_logistic_histograms.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, outdir / "sgworld_logistic_histograms.png")
 
 
 def current_figure(res, outdir: Path) -> Path:
-    import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
     fields = res["_data"]["fields"]
@@ -91,7 +82,7 @@ def current_figure(res, outdir: Path) -> Path:
     speeds = {k: np.sqrt((fields[k]["J"]**2).sum(axis=0)) for k in ("sgld", "sgworld")}
     vmax = max(s.max() for s in speeds.values())
     norm = LogNorm(vmin=vmax * 1e-5, vmax=vmax)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+    fig, axes = plotting.figure(1, 2, figsize=(11, 4.8), sharey=True)
     for ax, key, title in zip(axes, ("sgld", "sgworld"), ("SGLD", "SGWORLD (epoch ends)")):
         J = fields[key]["J"]
         im = ax.pcolormesh(X[0], X[1], np.maximum(speeds[key], vmax * 1e-5), norm=norm,
@@ -107,16 +98,10 @@ def current_figure(res, outdir: Path) -> Path:
     fig.colorbar(im, ax=axes, label="|J| (same scale)")
     fig.suptitle("Stationary probability currents of the Fokker-Planck models (white: exact "
                  "posterior)", fontsize=10)
-    path = outdir / "sgworld_currents.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, outdir / "sgworld_currents.png", tight=False)
 
 
 def main(results: dict, outdir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     outdir = Path(outdir)
     return [gaussian_figure(results, outdir), logistic_figure(results, outdir),
             current_figure(results, outdir)]
