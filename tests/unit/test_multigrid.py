@@ -180,7 +180,7 @@ def test_auto_falls_back_to_amg_when_multigrid_fails(monkeypatch):
     with warnings.catch_warnings(record=True):
         alone = fp.solve_stationary(op, method="multigrid")
     assert not alone.converged
-    # The failure is caught within one 10-iteration chunk, not after maxiter.
+    # The failure is caught by the 10-iteration probe, not after maxiter.
     assert alone.iterations <= 10
     monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 1000)
     with warnings.catch_warnings():
@@ -202,7 +202,7 @@ def test_krylov_solve_returns_the_true_residual():
     lap = sp.diags([-1.0, 2.05, -1.0], [-1, 0, 1], shape=(256, 256), format="csr")
     b = np.ones(256)
     ml = cartesian_hierarchy(lap, (256,), (False,), coarse_cells=16)
-    x, its, rel = krylov_solve(ml, b, tol=1e-12, maxiter=50, chunk=3)
+    x, its, rel = krylov_solve(ml, b, tol=1e-12, maxiter=50, probe=3)
     assert rel == pytest.approx(np.linalg.norm(b - lap @ x) / np.linalg.norm(b), rel=1e-12)
     # GMRES stops when the preconditioned residual is below 1e-12 relative; the true one is
     # within the preconditioner's condition number (~10 here) of it.
