@@ -213,6 +213,26 @@ def load_case_module(case: Case, stem: str) -> ModuleType:
     return module
 
 
+def sibling_module(file: str | os.PathLike, stem: str) -> ModuleType:
+    """The module ``<stem>.py`` next to ``file``, imported once per process under a name unique
+    to its path (case directories are not packages, so their helper modules cannot be imported
+    by name; the import is cached in :data:`sys.modules`, so siblings share one instance)."""
+    path = Path(file).resolve().parent / f"{stem}.py"
+    if not path.is_file():
+        raise FpsolveError(f"stem: {str(path)!r} does not exist")
+    name = f"_fpsolve_sibling_{stem}_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look the module up by name
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+    return sys.modules[name]
+
+
 def lookup(results: Mapping[str, Any], key: str, default: Any = None) -> Any:
     """Value of ``key`` in ``results``; a dotted key walks nested dicts and (by index) lists.
 

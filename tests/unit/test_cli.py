@@ -25,6 +25,7 @@ from fpsolve.validation_registry import (
     lookup,
     read_case,
     run_case,
+    sibling_module,
     to_jsonable,
 )
 
@@ -237,6 +238,20 @@ def test_case_modules_do_not_clash(cases_dir):
     bad = load_case_module(cases["bad"], "compute")
     assert good.__name__ != bad.__name__
     assert (good.LABEL, bad.LABEL) == ("good", "bad")
+
+
+def test_sibling_module_is_imported_once_per_path(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "helper.py").write_text(f"LABEL = {name!r}\nSTATE = []\n")
+    a = sibling_module(tmp_path / "a" / "compute.py", "helper")
+    b = sibling_module(tmp_path / "b" / "compute.py", "helper")
+    assert (a.LABEL, b.LABEL) == ("a", "b") and a.__name__ != b.__name__
+    a.STATE.append(1)
+    # A second import from another sibling of the same directory shares the instance.
+    assert sibling_module(tmp_path / "a" / "plot.py", "helper").STATE == [1]
+    with pytest.raises(FpsolveError, match="stem: .*missing.py"):
+        sibling_module(tmp_path / "a" / "compute.py", "missing")
 
 
 # ---------------------------------------------------------------- check evaluator

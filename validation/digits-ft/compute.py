@@ -25,13 +25,9 @@ error from the spread of independent chains.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 import time
 import warnings
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 
@@ -40,22 +36,10 @@ from fpsolve.errors import PositivityWarning
 from fpsolve.learning import Dataset, SoftmaxRegression, gaussian_theory
 from fpsolve.learning.digits import load_digits
 from fpsolve.learning.mlp import MLPClassifier
+from fpsolve.validation_registry import sibling_module
 
-
-def _load_sibling(stem):
-    """``<stem>.py`` of this case, under a module name unique to its path."""
-    path = Path(__file__).resolve().parent / f"{stem}.py"
-    name = f"_digits_ft_{stem}_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module   # dataclasses look the module up by name
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pl = _load_sibling("pipeline")
-rn = _load_sibling("runs")    # problems, theory scalars and stationary runs
+pl = sibling_module(__file__, "pipeline")
+rn = sibling_module(__file__, "runs")    # problems, theory scalars and stationary runs
 
 N_IMAGES, MIN_LIT = 1790, 20
 LAM, B, B_FT, HIDDEN, K, SEED = rn.LAM, rn.B, rn.B_FT, rn.HIDDEN, rn.K, rn.SEED

@@ -7,11 +7,7 @@ theory, and the stationary SGD runs measured against it.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.optimize as so
@@ -19,21 +15,9 @@ import scipy.optimize as so
 from fpsolve.learning import find_minimum, gaussian_theory, sgd
 from fpsolve.learning.mlp import MLPClassifier, mlp_sgd
 from fpsolve.stochastic.fluctuation import fluctuation_test
+from fpsolve.validation_registry import sibling_module
 
-
-def _load_sibling(stem):
-    """``<stem>.py`` of this case, under a module name unique to its path."""
-    path = Path(__file__).resolve().parent / f"{stem}.py"
-    name = f"_digits_ft_{stem}_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module   # dataclasses look the module up by name
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pl = _load_sibling("pipeline")
+pl = sibling_module(__file__, "pipeline")
 
 LAM, B, B_FT, HIDDEN, K = 1e-2, 10, 100, 16, 10
 WINDOWS, CHUNK, SEED = (1, 2, 4, 8, 16, 32), 1024, 6
