@@ -175,7 +175,8 @@ def _strong_rotation(n):
                                                               0.01))
 
 
-def test_auto_falls_back_to_amg_when_multigrid_fails(monkeypatch):
+@pytest.mark.parametrize("fallback", ["direct", "amg"])
+def test_auto_falls_back_when_multigrid_fails(monkeypatch, fallback):
     op = _strong_rotation(96)
     with warnings.catch_warnings(record=True):
         alone = fp.solve_stationary(op, method="multigrid")
@@ -183,10 +184,11 @@ def test_auto_falls_back_to_amg_when_multigrid_fails(monkeypatch):
     # The failure is caught by the 10-iteration probe, not after maxiter.
     assert alone.iterations <= 10
     monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 1000)
+    monkeypatch.setitem(stationary.FALLBACK_DIRECT_LIMIT, 2, 10**5 if fallback == "direct" else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         auto = fp.solve_stationary(op)
-    assert auto.converged and auto.method == "multigrid -> amg"
+    assert auto.converged and auto.method == f"multigrid -> {fallback}"
     direct = fp.solve_stationary(op, method="direct")
     assert np.abs(auto.p - direct.p).sum() * op.grid.cell_volume <= 1e-8
 
