@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._numba import threads_for
 from ..errors import ModelError
 from . import _kernels
 from .bonds import BondSet, build_bonds
@@ -47,7 +48,8 @@ class FokkerPlanckOperator:
         self.grid = grid
         self.model = model
         fields = model.fields(grid)
-        self.bonds: BondSet = build_bonds(grid, fields, warn=warn_positivity)
+        with threads_for(grid.size):
+            self.bonds: BondSet = build_bonds(grid, fields, warn=warn_positivity)
         #: Diffusion tensor at cell centers, shape ``(d, d, *grid.shape)``.
         self.diffusion = fields.D
         self._exit_rate = self.bonds.exit_rate
@@ -77,7 +79,8 @@ class FokkerPlanckOperator:
         """
         b = self.bonds
         out = np.empty_like(b.rate_forward)
-        _kernels.bond_fluxes(b.rate_forward, b.rate_backward, b.neighbor, self._flat(p), out)
+        with threads_for(self.grid.size):
+            _kernels.bond_fluxes(b.rate_forward, b.rate_backward, b.neighbor, self._flat(p), out)
         return out.reshape((-1,) + self.grid.shape)
 
     def apply(self, p) -> np.ndarray:
@@ -85,7 +88,8 @@ class FokkerPlanckOperator:
         flat = self._flat(p)
         flux = self.bond_fluxes(flat).reshape(len(self.bonds.offsets), -1)
         out = np.empty_like(flat)
-        _kernels.flux_divergence(flux, self.bonds.previous, self._exit_rate, flat, out)
+        with threads_for(self.grid.size):
+            _kernels.flux_divergence(flux, self.bonds.previous, self._exit_rate, flat, out)
         return out.reshape(self.grid.shape)
 
     def matrix(self) -> sp.csr_matrix:
@@ -96,8 +100,9 @@ class FokkerPlanckOperator:
             w = 2 * K + 1
             indices = np.empty(n * w, dtype=np.int64)
             data = np.empty(n * w)
-            _kernels.assemble_csr(b.rate_forward, b.rate_backward, b.neighbor, b.previous,
-                                  self._exit_rate, indices, data)
+            with threads_for(n):
+                _kernels.assemble_csr(b.rate_forward, b.rate_backward, b.neighbor, b.previous,
+                                      self._exit_rate, indices, data)
             indptr = np.arange(0, n * w + 1, w, dtype=np.int64)
             G = sp.csr_matrix((data, indices, indptr), shape=(n, n))
             G.sum_duplicates()
