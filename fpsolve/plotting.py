@@ -235,11 +235,12 @@ def convergence(h, errors, *, ax=None, orders=None, reference=None, fmt="o-",
 
 
 def _observed_order(h: np.ndarray, err: np.ndarray) -> float:
-    """Least-squares slope of ``log(err)`` against ``log(h)`` over positive finite errors."""
+    """:func:`~fpsolve.analysis.observed_order` over the positive finite errors (NaN when
+    fewer than two remain: a plot shows what it can)."""
+    from .analysis import observed_order
+
     ok = np.isfinite(err) & (err > 0) & (h > 0)
-    if np.count_nonzero(ok) < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(h[ok]), np.log(err[ok]), 1)[0])
+    return observed_order(h[ok], err[ok]) if np.count_nonzero(ok) >= 2 else float("nan")
 
 
 def _slope_text(slope) -> str:

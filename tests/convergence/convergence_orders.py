@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fpsolve.analysis import observed_order
+
 __all__ = ["observed_order", "assert_order", "ORDER_TOL"]
 
 #: Two-sided tolerance on the observed order.  The schemes are second order; the fits below run
@@ -16,14 +18,6 @@ __all__ = ["observed_order", "assert_order", "ORDER_TOL"]
 #: 0.15 catches a drop to first order (or a spurious super-convergence) without flaking on
 #: the residual pre-asymptotic curvature.
 ORDER_TOL = 0.15
-
-
-def observed_order(h, err) -> float:
-    """Least-squares slope of ``log(err)`` versus ``log(h)``."""
-    h, err = np.asarray(h, dtype=float), np.asarray(err, dtype=float)
-    if np.any(err <= 0) or not np.all(np.isfinite(err)):
-        raise AssertionError(f"errors must be positive and finite to fit an order, got {err}")
-    return float(np.polyfit(np.log(h), np.log(err), 1)[0])
 
 
 def assert_order(name: str, h, err, *, order: float = 2.0, tol: float = ORDER_TOL) -> float:

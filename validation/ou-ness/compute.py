@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import fpsolve as fp
+from fpsolve.analysis import observed_order
 
 A = np.array([[-1.0, 0.8], [-0.8, -1.0]])
 D = np.array([[1.0, 0.3], [0.3, 0.5]])
@@ -32,11 +33,6 @@ def solve_at(ou, n: int) -> dict:
         "divergence_identity": float(div_gap),
         "_fields": (grid, res.p, cur.cells, p_exact, J_exact),
     }
-
-
-def observed_order(h, err) -> float:
-    """Least-squares slope of log(err) against log(h)."""
-    return float(np.polyfit(np.log(h), np.log(err), 1)[0])
 
 
 def main(quick: bool = False) -> dict:
