@@ -251,8 +251,8 @@ def _slope_text(slope) -> str:
     return f"{value:.3f} +- {stderr:.3f}"
 
 
-def entropy_histogram(dS, *, ax=None, bins: int = 120, quantile: float | None = 1e-4,
-                      color: str = "tab:blue", histtype: str = "bar"):
+def entropy_histogram(dS, *, ax=None, bins: int | np.ndarray = 120, quantile: float | None = 1e-4,
+                      color: str = "tab:blue", histtype: str = "bar", weights=None):
     """Normalized histogram of entropy-production samples on a log scale, with their mean.
 
     Parameters
@@ -261,23 +261,22 @@ def entropy_histogram(dS, *, ax=None, bins: int = 120, quantile: float | None = 
         Samples of the total entropy production over one window.
     ax : Axes, keyword-only
         Where to draw (a new figure when None).
-    bins, color, histtype : keyword-only
-        As in :meth:`matplotlib.axes.Axes.hist`.
+    bins, weights, color, histtype : keyword-only
+        As in :meth:`matplotlib.axes.Axes.hist`; ``weights``: e.g. counts at bin centers ``dS``.
     quantile : float or None, keyword-only
-        Histogram range ``[q, 1 - q]`` quantiles of ``dS`` (the extreme tails carry single
-        samples that would squeeze the bulk); None for the full range.
+        Range ``[q, 1 - q]`` quantiles of ``dS`` (lone tail samples squeeze the bulk); None: all.
 
     Returns
     -------
     Axes
-        ``ax`` with the histogram patches (log-scaled y) and a dashed line at the mean.
+        ``ax`` with the histogram patches (log-scaled y), a dashed line at the (weighted) mean.
     """
-    dS = np.asarray(dS, dtype=float).ravel()
+    dS, weights = (None if a is None else np.asarray(a, dtype=float).ravel() for a in (dS, weights))
     span = None if quantile is None else tuple(np.quantile(dS, [quantile, 1 - quantile]))
     ax = _axes(ax)
-    ax.hist(dS, bins=bins, range=span, density=True, color=color, histtype=histtype,
-            alpha=0.7 if histtype == "bar" else 1.0)
-    ax.axvline(dS.mean(), color="k", lw=0.8, ls="--")
+    ax.hist(dS, bins=bins, range=span, density=True, weights=weights, histtype=histtype,
+            color=color, alpha=0.7 if histtype == "bar" else 1.0)
+    ax.axvline(np.average(dS, weights=weights), color="k", lw=0.8, ls="--")
     ax.set(yscale="log", xlabel="dS_tot", ylabel="P(dS_tot)")
     return ax
 

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+
+from fpsolve import plotting
 
 RUNS = (("B100", "softmax, B = 100", "ft_B100"), ("B10", "softmax, B = 10", "ft_B10"),
         ("mlp", "MLP", None))
-
-
-def _save(fig, outdir, name):
-    path = Path(outdir) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _section(results, key):
@@ -28,32 +18,24 @@ def _section(results, key):
 
 
 def histograms(results, outdir):
+    """Top: dS histograms (binned in the compute step: counts at the bin centers); bottom:
+    ln P(s)/P(-s) with the line of slope 1."""
     hist = results["_data"]["hist"]
     names = [k for k in ("B100_w1", "B10_w1", "mlp_w1", "B100_w8") if k in hist]
-    fig, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6.4), squeeze=False)
+    fig, axes = plotting.figure(2, len(names), figsize=(3.6 * len(names), 6.4), squeeze=False)
     for col, name in enumerate(names):
-        edges, counts, (s, lr, se) = hist[name]
-        edges, counts = np.asarray(edges), np.asarray(counts)
-        dens = counts / (counts.sum() * np.diff(edges))
-        ax = axes[0, col]
-        ax.semilogy(0.5 * (edges[1:] + edges[:-1]), np.where(dens > 0, dens, np.nan), "k-",
-                    lw=1)
-        ax.set_xlabel("dS")
+        edges, counts, points = hist[name]
+        edges = np.asarray(edges)
+        ax = plotting.entropy_histogram(0.5 * (edges[1:] + edges[:-1]), bins=edges,
+                                        weights=counts, histtype="step", color="k",
+                                        ax=axes[0, col])
         ax.set_title(name.replace("_w", ", window "), fontsize=9)
-        ax = axes[1, col]
-        s, lr, se = map(np.asarray, (s, lr, se))
-        if s.size:
-            ax.errorbar(s, lr, yerr=se, fmt="o", ms=2.5, lw=0.8, label="ln P(s)/P(-s)")
-            ax.plot([0, s.max()], [0, s.max()], "r--", label="DFT: slope 1")
-        ax.set_xlabel("s")
-        ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel("P(dS)")
-    axes[1, 0].set_ylabel("log ratio")
-    return _save(fig, outdir, "digits_ft_dft.png")
+        plotting.fluctuation_ratio(points, label="SGD", ax=axes[1, col])
+    return plotting.save_figure(fig, Path(outdir) / "digits_ft_dft.png")
 
 
 def ift_windows(results, outdir):
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = plotting.figure(figsize=(5.6, 4.2))
     for i, (_, label, key) in enumerate(RUNS):
         win = _section(results, key)["windows"]
         k = np.array([w["window"] for w in win.values()], dtype=float)
@@ -67,12 +49,12 @@ def ift_windows(results, outdir):
     ax.set_ylabel("<exp(-dS)>")
     ax.set_title("IFT against window length (tail index < 2 beyond a few steps)", fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, outdir, "digits_ft_ift_windows.png")
+    return plotting.save_figure(fig, Path(outdir) / "digits_ft_ift_windows.png")
 
 
 def spectrum(results, outdir):
     sp = results["_data"]["spectrum"]
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = plotting.figure(figsize=(5.6, 4.2))
     n = np.arange(1, len(sp["_spectrum"]) + 1)
     ax.loglog(n, sp["_spectrum"], "k-", label="theory: eigenvalues of Sigma_disc")
     ax.loglog(n, sp["_projected"], ".", ms=3, label="WR SGD: variance along them")
@@ -82,20 +64,18 @@ def spectrum(results, outdir):
     ax.set_ylabel("variance")
     ax.set_title("softmax: stationary covariance spectrum, eta lambda_max = 0.1", fontsize=9)
     ax.legend(fontsize=7)
-    return _save(fig, outdir, "digits_ft_spectrum.png")
+    return plotting.save_figure(fig, Path(outdir) / "digits_ft_spectrum.png")
 
 
 def wr_wor(results, outdir):
     ep, st = results["wr_wor"]["epoch"], results["wr_wor"]["stationary"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    ax = axes[0]
-    for key, style in (("wr", "o"), ("wor", "s")):
-        ax.loglog(ep["eta"], ep[key], style, label=f"{key.upper()} SGD "
-                  f"(slope {ep[key + '_slope']:.2f})")
-        ax.loglog(ep["eta"], ep[key + "_theory"], "--", lw=0.8,
-                  label=f"{key.upper()} theory" + (" (leading, eta^4)" if key == "wor" else ""))
-    ax.set_xlabel("eta")
-    ax.set_ylabel("tr Cov(one-epoch displacement)")
+    fig, axes = plotting.figure(1, 2, figsize=(10, 4.2))
+    ax = plotting.convergence(ep["eta"], {"WR SGD": ep["wr"], "WOR SGD": ep["wor"]},
+                              orders={"WR SGD": ep["wr_slope"], "WOR SGD": ep["wor_slope"]},
+                              fmt={"WR SGD": "C0o", "WOR SGD": "C2s"}, xlabel="eta",
+                              ylabel="tr Cov(one-epoch displacement)", ax=axes[0])
+    ax.loglog(ep["eta"], ep["wr_theory"], "C1--", lw=0.8, label="WR theory")
+    ax.loglog(ep["eta"], ep["wor_theory"], "C3--", lw=0.8, label="WOR theory (leading, eta^4)")
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.loglog(st["eta"], st["trace_wr"], "o", label="WR: tr Sigma (SGD)")
@@ -104,20 +84,19 @@ def wr_wor(results, outdir):
     ax.set_xlabel("eta")
     ax.set_ylabel("stationary trace")
     ax.legend(fontsize=7)
-    return _save(fig, outdir, "digits_ft_wr_wor.png")
+    return plotting.save_figure(fig, Path(outdir) / "digits_ft_wr_wor.png")
 
 
 def slice_figure(results, outdir):
     x, p_grid, p_sgd = results["_data"]["slice"]
-    x = np.asarray(x)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    fig, axes = plotting.figure(1, 2, figsize=(9, 4), sharey=True)
     for ax, p, title in ((axes[0], p_grid, "grid (slice Fokker-Planck)"),
                          (axes[1], p_sgd, "SGD in the slice")):
-        ax.pcolormesh(x[0][:, 0], x[1][0], np.asarray(p).T, shading="auto")
+        plotting.density(p, centers=x, ax=ax)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"w[{results['slice']['free'][0]}]")
     axes[0].set_ylabel(f"w[{results['slice']['free'][1]}]")
-    return _save(fig, outdir, "digits_ft_slice.png")
+    return plotting.save_figure(fig, Path(outdir) / "digits_ft_slice.png")
 
 
 def main(results: dict, outdir: Path) -> list[Path]:
