@@ -73,7 +73,8 @@ class QuasiStationaryResult:
 
 @dataclass(frozen=True)
 class FirstPassageResult:
-    """Mean first-passage time ``tau`` to the absorbing walls from each cell center."""
+    """Mean first-passage time ``tau`` to the absorbing walls from each cell center;
+    ``residual`` is ``||G^T tau + 1|| / ||diag(G) tau||``."""
 
     tau: np.ndarray
     grid: Any

@@ -9,7 +9,9 @@ import scipy.sparse.linalg as spla
 
 from ..errors import BoundaryError, ConvergenceWarning, SolverError
 from ..results import FirstPassageResult, QuasiStationaryResult
+from .multigrid import multilevel_solve
 from .spectrum import eigenpairs_near
+from .stationary import DIRECT_LIMIT, FALLBACK_DIRECT_LIMIT, METHODS, _accepted
 
 __all__ = ["solve_quasi_stationary", "mean_first_passage_time"]
 
@@ -80,18 +82,30 @@ def solve_quasi_stationary(op) -> QuasiStationaryResult:
                                  message=msg)
 
 
-def mean_first_passage_time(op) -> FirstPassageResult:
+def mean_first_passage_time(op, *, method: str = "auto", tol: float = 1e-10,
+                            maxiter: int = 200) -> FirstPassageResult:
     """Mean time ``tau`` to reach an absorbing wall from each cell center.
 
     Parameters
     ----------
     op : FokkerPlanckOperator
         Operator with at least one absorbing wall.
+    method : {"auto", "direct", "multigrid", "amg"}, keyword-only
+        As in :func:`~fpsolve.solvers.stationary.solve_stationary`: sparse LU, or GMRES with
+        geometric multigrid or classical AMG; ``"auto"`` factorizes grids up to
+        ``DIRECT_LIMIT`` cells and uses multigrid beyond, falling back to a direct solve (up to
+        ``FALLBACK_DIRECT_LIMIT`` cells) or classical AMG when multigrid fails.
+    tol : float
+        Relative tolerance of the preconditioned Krylov solve (iterative methods); the result
+        counts as converged when the residual is at most ``max(100 tol, 1e-10)``.
+    maxiter : int
+        Iteration cap of the Krylov solve.
 
     Returns
     -------
     FirstPassageResult
-        ``tau`` has shape ``grid.shape``; ``residual`` is ``||G^T tau + 1|| / ||1||``.
+        ``tau`` has shape ``grid.shape``; ``residual`` is ``||G^T tau + 1|| / ||diag(G) tau||``,
+        the imbalance of the backward equation relative to the gross exit rates times ``tau``.
 
     Raises
     ------
@@ -102,10 +116,10 @@ def mean_first_passage_time(op) -> FirstPassageResult:
     -----
     ``tau`` solves the backward equation ``L^+ tau = a . grad tau + D : grad grad tau = -1``
     with ``tau = 0`` on absorbing walls (zero normal derivative on reflecting ones).  The
-    discrete backward generator is the transpose of the forward one, so ``G^T tau = -1``
-    (sparse LU); the exits make ``G^T`` a nonsingular M-matrix and ``tau > 0``.  The mean exit
-    time of an initial density ``p0`` is ``sum(tau * p0) * cell_volume``.  Second order in ``h``
-    on smooth problems.
+    discrete backward generator is the transpose of the forward one, so ``G^T tau = -1``;
+    the exits make ``G^T`` a nonsingular M-matrix and ``tau > 0``.  The mean exit time of an
+    initial density ``p0`` is ``sum(tau * p0) * cell_volume``.  Second order in ``h`` on smooth
+    problems.
 
     Examples
     --------
@@ -121,20 +135,51 @@ def mean_first_passage_time(op) -> FirstPassageResult:
     True
     """
     _require_absorbing(op, "mean_first_passage_time")
+    if method not in METHODS:
+        raise SolverError(f"method: unknown name {method!r}; expected one of {METHODS}")
     G = op.matrix()
-    ones = np.ones(G.shape[0])
-    tau = spla.spsolve(G.T.tocsc(), -ones)
-    res = float(np.linalg.norm(G.T @ tau + ones) / np.linalg.norm(ones))
+    A, b, its = -G.T.tocsr(), np.ones(G.shape[0]), 0
+    auto = method == "auto"
+    if auto:
+        method = "direct" if op.grid.size <= DIRECT_LIMIT.get(op.grid.ndim, 10**4) else "multigrid"
+    if method == "direct":
+        tau = _direct(A, b)
+    else:
+        tau, its, _ = multilevel_solve(A, b, op.grid, method, tol=tol, maxiter=maxiter)
+        if auto and not _accepted(_backward_residual(G, tau), tol):
+            if op.grid.size <= FALLBACK_DIRECT_LIMIT.get(op.grid.ndim, 10**4):
+                tau, method = _direct(A, b), "multigrid -> direct"
+            else:
+                tau, more, _ = multilevel_solve(A, b, op.grid, "amg", tol=tol, maxiter=maxiter)
+                its, method = its + more, "multigrid -> amg"
     if not np.all(np.isfinite(tau)):
         raise SolverError("op: the backward equation G^T tau = -1 is singular; some cells "
                           "cannot reach an absorbing wall")
-    converged = res < RESIDUAL_TOL and bool(tau.min() > 0)
-    msg = f"direct: relative residual {res:.1e}, mean tau {tau.mean():.6g}"
+    res = _backward_residual(G, tau)
+    converged = _accepted(res, tol) and bool(tau.min() > 0)
+    msg = f"{method}: relative residual {res:.1e}, {its} iterations, mean tau {tau.mean():.6g}"
     if not converged:
         warnings.warn(f"first-passage solve did not converge ({msg})", ConvergenceWarning,
                       stacklevel=2)
     return FirstPassageResult(tau=tau.reshape(op.grid.shape), grid=op.grid, operator=op,
                               residual=res, converged=bool(converged), message=msg)
+
+
+def _direct(A, b) -> np.ndarray:
+    """Sparse LU (minimum degree on ``A + A^T``, as for p_ss); NaN when ``A`` is singular."""
+    try:
+        with np.errstate(all="ignore"):
+            return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b)
+    except RuntimeError:        # SuperLU: "Factor is exactly singular"
+        return np.full_like(b, np.nan)
+
+
+def _backward_residual(G, tau) -> float:
+    """``||G^T tau + 1|| / ||diag(G) tau||``: dimensionless, like the stationary residual (the
+    unscaled ``||G^T tau + 1|| / ||1||`` grows like the condition number, ~h^-2)."""
+    scale = np.linalg.norm(G.diagonal() * tau)
+    res = np.linalg.norm(G.T @ tau + 1.0) / scale if scale > 0 else np.inf
+    return float(res) if np.isfinite(res) else float("inf")
 
 
 def _require_absorbing(op, name: str) -> None:

@@ -17,12 +17,15 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["interpolation_1d", "aggregation_1d", "axis_couplings", "coarsened_axes",
-           "cartesian_hierarchy", "krylov_solve"]
+           "cartesian_hierarchy", "krylov_solve", "multilevel_solve"]
 
 #: Hierarchies stop coarsening at this many cells; the coarsest level is solved by sparse LU.
 COARSE_CELLS = 2000
 #: An axis is coarsened when its coupling is at least this fraction of the strongest one.
 THETA = 0.25
+#: GMRES with the geometric hierarchy checks the true residual after this many iterations and
+#: gives up when it fell less than 2x (the callers' "auto" then falls back).
+PROBE = 10
 
 
 def interpolation_1d(n: int, periodic: bool = False) -> sp.csr_matrix:
@@ -150,6 +153,29 @@ def cartesian_hierarchy(A, shape, periodic, *, coarse_cells: int = COARSE_CELLS)
     change_smoothers(ml, presmoother=("gauss_seidel", {"sweep": "forward"}),
                      postsmoother=("gauss_seidel", {"sweep": "backward"}))
     return ml
+
+
+def multilevel_solve(A, b, grid, method: str, x0=None, *, tol: float, maxiter: int):
+    """Solve ``A x = b`` for a matrix on ``grid`` by GMRES with one W-cycle per iteration.
+
+    ``method``: ``"multigrid"``, the geometric hierarchy of :func:`cartesian_hierarchy`,
+    probed for :data:`PROBE` iterations (see :func:`krylov_solve`); ``"amg"``, pyamg's
+    classical Ruge-Stueben hierarchy (coarsest level <= :data:`COARSE_CELLS`), unprobed.
+    Returns ``(x, iterations, number of levels)``; the caller judges the residual.
+    """
+    if method == "multigrid":
+        ml = cartesian_hierarchy(A, grid.shape, grid.periodic)
+    elif method == "amg":
+        import pyamg
+
+        ml = pyamg.ruge_stuben_solver(sp.csr_matrix(A), max_coarse=COARSE_CELLS)
+    else:
+        raise ValueError(f"method: expected 'multigrid' or 'amg', got {method!r}")
+    # W-cycles: about 4x fewer GMRES iterations than V-cycles on convection-diffusion
+    # M-matrices for 1.2-2x the cost per cycle (measured on the 2-D OU NESS at 1024^2).
+    x, its, _ = krylov_solve(ml, b, x0, tol=tol, maxiter=maxiter,
+                             probe=PROBE if method == "multigrid" else None)
+    return x, its, len(ml.levels)
 
 
 def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, probe: int | None = None):

@@ -11,7 +11,7 @@ import scipy.sparse.linalg as spla
 
 from ..errors import BoundaryError, ConvergenceWarning, SolverError
 from ..results import StationaryResult
-from .multigrid import COARSE_CELLS, cartesian_hierarchy, krylov_solve
+from .multigrid import multilevel_solve
 
 __all__ = ["solve_stationary", "pinned_system", "relative_residual"]
 
@@ -27,9 +27,6 @@ BORDERED_LIMIT = 4096
 METHODS = ("auto", "direct", "multigrid", "amg")
 #: Largest direct solve for the coarse-grid guess of the pin and the iterative start.
 COARSE_GUESS_CELLS = 20_000
-#: GMRES with the geometric hierarchy checks the true residual after this many iterations and
-#: gives up when it fell less than 2x (then "auto" tries classical AMG).
-PROBE = 10
 
 
 def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: int = 200
@@ -180,11 +177,9 @@ def _pin_cell(op) -> int:
 
 
 def _solve_multilevel(op, method, *, tol, maxiter):
-    """Pinned system solved by GMRES preconditioned with one multigrid W-cycle per iteration.
-
-    ``"multigrid"``: the geometric hierarchy of :mod:`fpsolve.solvers.multigrid` (Galerkin
-    coarse operators, Gauss-Seidel smoothing), probed for ``PROBE`` iterations; ``"amg"``:
-    pyamg's classical Ruge-Stueben hierarchy.  The pin and the initial guess come from a
+    """Pinned system solved by :func:`~fpsolve.solvers.multigrid.multilevel_solve` (GMRES with
+    one W-cycle of the geometric or the classical algebraic hierarchy per iteration).  The pin
+    and the initial guess come from a
     direct solve on a coarser grid when the model can be evaluated there: the pinned cell then
     sits at the mode, so the pinned solution stays within floating-point range, and the guess
     saves iterations.  Returns ``(q, iterations, info)`` with ``info = 0`` when the relative
@@ -194,19 +189,9 @@ def _solve_multilevel(op, method, *, tol, maxiter):
     pin = _pin_cell(op) if pin is None else pin
     A, b, _ = pinned_system(op.matrix(), pin)
     x0 = None if guess is None else guess / guess[pin]
-    if method == "multigrid":
-        ml = cartesian_hierarchy(A, op.grid.shape, op.grid.periodic)
-    else:
-        import pyamg
-
-        ml = pyamg.ruge_stuben_solver(A, max_coarse=COARSE_CELLS)
-    # W-cycles: about 4x fewer GMRES iterations than V-cycles on convection-diffusion
-    # M-matrices for 1.2-2x the cost per cycle (measured on the 2-D OU NESS at 1024^2).
-    q, its, _ = krylov_solve(ml, b, x0, tol=tol, maxiter=maxiter,
-                             probe=PROBE if method == "multigrid" else None)
+    q, its, levels = multilevel_solve(A, b, op.grid, method, x0, tol=tol, maxiter=maxiter)
     res = relative_residual(op.matrix(), q)
-    log.info("%s: %d levels, %d iterations, relative residual %.2e",
-             method, len(ml.levels), its, res)
+    log.info("%s: %d levels, %d iterations, relative residual %.2e", method, levels, its, res)
     return q, its, int(not _accepted(res, tol))
 
 

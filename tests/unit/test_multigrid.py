@@ -217,3 +217,45 @@ def test_auto_picks_multigrid_above_the_direct_limit():
     assert op.grid.size > stationary.DIRECT_LIMIT[2]
     res = fp.solve_stationary(op)
     assert res.method == "multigrid" and res.converged
+
+
+def test_mean_first_passage_time_by_multigrid_matches_direct():
+    grid = fp.CartesianGrid([(-3.0, 3.0)] * 2, (128, 120), boundary="absorbing")
+    op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: np.tensordot(A_OU, x, 1),
+                                                           D_OU))
+    direct = fp.mean_first_passage_time(op, method="direct")
+    mg = fp.mean_first_passage_time(op, method="multigrid")
+    assert mg.converged and mg.message.startswith("multigrid")
+    assert mg.residual <= 1e-10
+    # Same linear system; the scaled residual ~1e-11 bounds the relative error of tau
+    # times the conditioning of the backward generator (x 100 margin).
+    assert np.abs(mg.tau - direct.tau).max() <= 1e-8 * direct.tau.max()
+
+
+def test_mean_first_passage_time_auto_and_bad_method(monkeypatch):
+    grid = fp.CartesianGrid([(-3.0, 3.0)] * 2, (64, 64), boundary=("absorbing", "periodic"))
+    op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -0.5 * x, 1.0))
+    small = fp.mean_first_passage_time(op)
+    assert small.message.startswith("direct")
+    monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 100)
+    large = fp.mean_first_passage_time(op)
+    assert large.message.startswith("multigrid:") and large.converged
+    # Both solve G^T tau = -1; agreement to the iterative tolerance (x 100 margin).
+    assert np.abs(large.tau - small.tau).max() <= 1e-8 * small.tau.max()
+    with pytest.raises(fp.errors.SolverError, match="method: unknown name"):
+        fp.mean_first_passage_time(op, method="lu")
+
+
+def test_mean_first_passage_time_falls_back_when_multigrid_fails(monkeypatch):
+    rot = np.array([[-1.0, 5.0], [-5.0, -1.0]])
+    grid = fp.CartesianGrid([(-1.0, 1.0)] * 2, (96, 96), boundary="absorbing")
+    op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: np.tensordot(rot, x, 1),
+                                                           0.01))
+    monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fp.mean_first_passage_time(op)
+    assert res.converged
+    direct = fp.mean_first_passage_time(op, method="direct")
+    # Whichever path "auto" took, it must agree with the direct solve.
+    assert np.abs(res.tau - direct.tau).max() <= 1e-8 * direct.tau.max()
