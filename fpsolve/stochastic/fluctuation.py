@@ -105,6 +105,12 @@ class FluctuationTestResult:
     confidence : float
     verdict : Verdict
         IFT within ``IFT_Z_MAX`` standard errors of 1 and ``|dft_slope - 1| <= dft_tolerance``.
+    symmetry : Estimate
+        ``<tanh(dS/2) - tanh(dS/2)^2>``, zero for any ``dS`` that obeys the DFT, with its CLT
+        standard error; the summands are bounded, so unlike the IFT's the error bar holds for
+        heavy-tailed ``exp(-dS)`` too (see Notes).
+    symmetry_z : float
+        ``symmetry.value / symmetry.stderr``.
     """
 
     n: int
@@ -118,6 +124,8 @@ class FluctuationTestResult:
     dft_points: tuple[np.ndarray, np.ndarray, np.ndarray]
     confidence: float
     verdict: Verdict
+    symmetry: Estimate | None = None
+    symmetry_z: float = float("nan")
 
 
 def fluctuation_test(delta_s, *, n_bootstrap: int = 1000, confidence: float = 0.95, rng=None,
@@ -179,6 +187,13 @@ def fluctuation_test(delta_s, *, n_bootstrap: int = 1000, confidence: float = 0.
     small.  Bin centers bias the log-ratio by about ``h^2 / 24`` for bin width ``h``,
     negligible for the default width.
 
+    *Bounded symmetry test.*  With ``t = tanh(s/2)`` the DFT ``P(-s) = exp(-s) P(s)`` gives
+    ``<t> = int_{s>0} t P(s) (1 - e^-s) ds`` and ``<t^2> = int_{s>0} t^2 P(s) (1 + e^-s) ds``,
+    equal because ``t (1 + e^-s) = 1 - e^-s``.  So ``<t - t^2> = 0``, a consequence of the DFT
+    (and, through it, of the same symmetry that gives the IFT) whose summands lie in
+    ``[-2, 1/4]``: its CLT standard error is valid at any tail index.  It is reported (with
+    ``symmetry_z``, and in the message when the IFT tail is heavy) but not part of the verdict.
+
     Examples
     --------
     >>> import numpy as np
@@ -198,10 +213,14 @@ def fluctuation_test(delta_s, *, n_bootstrap: int = 1000, confidence: float = 0.
     mean, var = float(s.mean()), float(s.var(ddof=1))
     gaussian = var / (2 * mean) if mean != 0 else float("nan")
     tail = _hill_tail_index(-s)
-    verdict = _verdict(ift, ift_z, tail, slope, len(points[0]), dft_tolerance)
+    symmetry = _symmetry_estimate(s, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        symmetry_z = float(np.divide(symmetry.value, symmetry.stderr))
+    verdict = _verdict(ift, ift_z, tail, slope, len(points[0]), dft_tolerance, symmetry_z)
     return FluctuationTestResult(n=s.size, mean=mean, var=var, gaussian_check=gaussian, ift=ift,
                                  ift_z=ift_z, ift_tail_index=tail, dft_slope=slope,
-                                 dft_points=points, confidence=float(confidence), verdict=verdict)
+                                 dft_points=points, confidence=float(confidence), verdict=verdict,
+                                 symmetry=symmetry, symmetry_z=symmetry_z)
 
 
 def _normal_interval(value, stderr, confidence) -> tuple[float, float]:
@@ -226,6 +245,14 @@ def _ift_estimate(s, n_bootstrap, confidence, rng) -> Estimate:
             lo, hi = np.quantile(boot, [0.5 - 0.5 * confidence, 0.5 + 0.5 * confidence])
             boot_ci = (float(lo), float(hi))
     return Estimate(mean, stderr, _normal_interval(mean, stderr, confidence), boot_ci)
+
+
+def _symmetry_estimate(s, confidence) -> Estimate:
+    """``<tanh(s/2) - tanh(s/2)^2>`` with its CLT standard error (bounded summands)."""
+    t = np.tanh(0.5 * s)
+    g = t - t * t
+    mean, stderr = float(g.mean()), float(g.std(ddof=1) / np.sqrt(s.size))
+    return Estimate(mean, stderr, _normal_interval(mean, stderr, confidence))
 
 
 def _hill_tail_index(log_y) -> float:
@@ -307,14 +334,15 @@ def _fitted_weights(slope, x, pairs) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- checks
-def _verdict(ift, ift_z, tail, slope, n_pairs, tol) -> Verdict:
+def _verdict(ift, ift_z, tail, slope, n_pairs, tol, symmetry_z) -> Verdict:
     ift_ok = bool(abs(ift_z) <= IFT_Z_MAX)
     dft_ok = bool(abs(slope.value - 1.0) <= tol)
     ift_msg = (f"IFT: <exp(-dS)> = {ift.value:.4g} +- {ift.stderr:.2g} (z = {ift_z:.2f}; "
                f"{'within' if ift_ok else 'NOT within'} {IFT_Z_MAX:g} standard errors of 1)")
     if tail < 2:
         ift_msg += (f" [heavy tail: exp(-dS) tail index ~{tail:.2g} < 2, the standard error is "
-                    "unreliable and the mean tends to fall below 1; use shorter windows]")
+                    "unreliable and the mean tends to fall below 1; use shorter windows; the "
+                    f"bounded identity <tanh(dS/2)> = <tanh(dS/2)^2> gives z = {symmetry_z:.2f}]")
     if n_pairs == 0:
         dft_msg = "DFT: no histogram bin pair has enough counts on both sides (see min_count)"
     else:

@@ -142,3 +142,59 @@ def test_bad_samples_name_delta_s(delta_s):
 def test_bad_options_name_the_argument(kwargs, name):
     with pytest.raises(FpsolveError, match=f"^{name}:"):
         fluctuation_test(gaussian(1.0, 2.0, 100, seed=1), **kwargs)
+
+
+# ----------------------------------------------------------------- bounded symmetry identity
+def _gauss_legendre_mean(f, density, *edges, n=2000):
+    """``sum over [edges[i], edges[i+1]]`` of ``f * density`` by Gauss-Legendre (n nodes each)."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        s = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)
+        total += float(np.sum(0.5 * (hi - lo) * w * f(s) * density(s)))
+    return total
+
+
+@pytest.mark.parametrize("m", [0.3, 2.0, 8.0])
+def test_symmetry_identity_holds_exactly_for_dft_distributions(m):
+    # <tanh(s/2) - tanh(s/2)^2> = 0 for any density with P(-s) = exp(-s) P(s): the Gaussian
+    # N(m, 2m) and exp(s/2) times a symmetric Laplace density (normalized numerically).
+    g = lambda s: np.tanh(s / 2) - np.tanh(s / 2) ** 2  # noqa: E731
+    gauss = lambda s: np.exp(-(s - m) ** 2 / (4 * m)) / np.sqrt(4 * np.pi * m)  # noqa: E731
+    lo, hi = m - 40 * np.sqrt(m) - 40, m + 40 * np.sqrt(m) + 40
+    # Gauss-Legendre on smooth integrands (split at the kinks): error at round-off (~1e-15).
+    assert abs(_gauss_legendre_mean(g, gauss, lo, 0.0, hi)) < 1e-12
+    # Laplace scale b < 2 keeps exp(s/2 - |s|/b) integrable; its slowest tail exp(-s (1/b - 1/2))
+    # is below 1e-30 of the peak at the cut-off.
+    b = 2.0 * m / (m + 1.0)
+    cut = 70.0 / (1.0 / b - 0.5)
+    laplace = lambda s: np.exp(s / 2 - np.abs(s) / b)  # noqa: E731
+    norm = _gauss_legendre_mean(np.ones_like, laplace, -cut, 0.0, cut)
+    assert abs(_gauss_legendre_mean(g, laplace, -cut, 0.0, cut) / norm) < 1e-12
+    # The test can fail: a density without the DFT symmetry (the bare Laplace) gives <g> != 0.
+    bare = lambda s: np.exp(-np.abs(s) / b)  # noqa: E731
+    assert abs(_gauss_legendre_mean(g, bare, -cut, 0.0, cut)) > 1e-3
+
+
+def test_symmetry_z_is_standard_normal_where_the_ift_error_bar_fails():
+    # dS ~ N(6, 12): exp(-dS) is lognormal with variance exp(12) - 1, far beyond 5000 samples,
+    # so the IFT's CLT z is biased low (measured mean -2.6 over these 40 seeds).  The bounded
+    # statistic stays N(0, 1): over 40 seeds the mean of z has sd 0.16 (|mean| < 0.5 fails with
+    # probability ~1e-3) and the sample sd of z has sd ~0.11 ([0.7, 1.3] fails ~1e-2); seeded.
+    m, zs, ift_zs = 6.0, [], []
+    for seed in range(40):
+        r = fluctuation_test(np.random.default_rng(seed).normal(m, np.sqrt(2 * m), 5000),
+                             n_bootstrap=0)
+        zs.append(r.symmetry_z)
+        ift_zs.append(r.ift_z)
+    assert abs(np.mean(zs)) < 0.5 and 0.7 < np.std(zs) < 1.3
+    assert np.mean(ift_zs) < -1.0                   # the failure the statistic works around
+    assert "bounded identity" in r.verdict.message
+
+
+@pytest.mark.parametrize("m", [0.5, 3.0])
+def test_symmetry_z_detects_a_violation(m):
+    # Var = m instead of 2m breaks the DFT (slope 2): z ~ 20-35 at 5000 samples (measured).
+    r = fluctuation_test(np.random.default_rng(1).normal(m, np.sqrt(m), 5000), n_bootstrap=0)
+    assert r.symmetry_z > 10
+    assert r.symmetry.ci[0] > 0
