@@ -5,13 +5,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse.linalg as spla
 
 from ..errors import BoundaryError, ConvergenceWarning, SolverError
 from ..results import FirstPassageResult, QuasiStationaryResult
 from .multigrid import multilevel_solve
 from .spectrum import eigenpairs_near
-from .stationary import DIRECT_LIMIT, FALLBACK_DIRECT_LIMIT, METHODS, _accepted
+from .stationary import _accepted, lu_solve, solve_by_method
 
 __all__ = ["solve_quasi_stationary", "mean_first_passage_time"]
 
@@ -135,23 +134,14 @@ def mean_first_passage_time(op, *, method: str = "auto", tol: float = 1e-10,
     True
     """
     _require_absorbing(op, "mean_first_passage_time")
-    if method not in METHODS:
-        raise SolverError(f"method: unknown name {method!r}; expected one of {METHODS}")
     G = op.matrix()
-    A, b, its = -G.T.tocsr(), np.ones(G.shape[0]), 0
-    auto = method == "auto"
-    if auto:
-        method = "direct" if op.grid.size <= DIRECT_LIMIT.get(op.grid.ndim, 10**4) else "multigrid"
-    if method == "direct":
-        tau = _direct(A, b)
-    else:
-        tau, its, _ = multilevel_solve(A, b, op.grid, method, tol=tol, maxiter=maxiter)
-        if auto and not _accepted(_backward_residual(G, tau), tol):
-            if op.grid.size <= FALLBACK_DIRECT_LIMIT.get(op.grid.ndim, 10**4):
-                tau, method = _direct(A, b), "multigrid -> direct"
-            else:
-                tau, more, _ = multilevel_solve(A, b, op.grid, "amg", tol=tol, maxiter=maxiter)
-                its, method = its + more, "multigrid -> amg"
+    A, b = -G.T.tocsr(), np.ones(G.shape[0])
+
+    def multilevel(name):
+        x, its, _ = multilevel_solve(A, b, op.grid, name, tol=tol, maxiter=maxiter)
+        return x, its, int(not _accepted(_backward_residual(G, x), tol))
+
+    tau, its, _, method = solve_by_method(op.grid, method, lambda: _direct(A, b), multilevel)
     if not np.all(np.isfinite(tau)):
         raise SolverError("op: the backward equation G^T tau = -1 is singular; some cells "
                           "cannot reach an absorbing wall")
@@ -166,10 +156,10 @@ def mean_first_passage_time(op, *, method: str = "auto", tol: float = 1e-10,
 
 
 def _direct(A, b) -> np.ndarray:
-    """Sparse LU (minimum degree on ``A + A^T``, as for p_ss); NaN when ``A`` is singular."""
+    """Sparse LU (:func:`~fpsolve.solvers.stationary.lu_solve`); NaN when ``A`` is singular."""
     try:
         with np.errstate(all="ignore"):
-            return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b)
+            return lu_solve(A, b)
     except RuntimeError:        # SuperLU: "Factor is exactly singular"
         return np.full_like(b, np.nan)
 

@@ -81,25 +81,46 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
             "op: the operator has absorbing walls, so its only stationary density is zero; use "
             "fp.solve_quasi_stationary(op) for the long-lived density and decay rate, or "
             "fp.mean_first_passage_time(op) for exit times")
+    q, its, info, method = solve_by_method(
+        op.grid, method, lambda: _solve_direct(op),
+        lambda name: _solve_multilevel(op, name, tol=tol, maxiter=maxiter))
+    return _finish(op, q, its, info, method, tol)
+
+
+def solve_by_method(grid, method: str, direct, multilevel):
+    """Run the linear solve named ``method``, with the ``"auto"`` choice and its fallbacks.
+
+    ``direct()`` returns the solution; ``multilevel(name)`` (``name`` ``"multigrid"`` or
+    ``"amg"``) returns ``(x, iterations, info)`` with ``info = 0`` when accepted.  ``"auto"``
+    solves directly up to ``DIRECT_LIMIT`` cells and with multigrid beyond; when multigrid
+    fails, directly up to ``FALLBACK_DIRECT_LIMIT`` cells, with classical AMG beyond.
+    Returns ``(x, iterations, info, method)``, ``method`` naming what ran
+    (e.g. ``"multigrid -> amg"``).
+    """
     if method not in METHODS:
         raise SolverError(f"method: unknown name {method!r}; expected one of {METHODS}")
     auto = method == "auto"
     if auto:
-        method = "direct" if op.grid.size <= DIRECT_LIMIT.get(op.grid.ndim, 10**4) else "multigrid"
+        method = "direct" if grid.size <= DIRECT_LIMIT.get(grid.ndim, 10**4) else "multigrid"
     if method == "direct":
-        q, its, info = _solve_direct(op), 0, 0
-    else:
-        q, its, info = _solve_multilevel(op, method, tol=tol, maxiter=maxiter)
+        return direct(), 0, 0, method
+    x, its, info = multilevel(method)
     if info and auto:
         # Geometric multigrid suits diffusion-dominated operators; strong advection on the
         # coarse levels (cell Peclet number >> 1) breaks it.  Then a direct solve where it is
         # affordable, classical AMG beyond.
-        if op.grid.size <= FALLBACK_DIRECT_LIMIT.get(op.grid.ndim, 10**4):
-            q, info, method = _solve_direct(op), 0, "multigrid -> direct"
-        else:
-            q, more, info = _solve_multilevel(op, "amg", tol=tol, maxiter=maxiter)
-            its, method = its + more, "multigrid -> amg"
-    return _finish(op, q, its, info, method, tol)
+        if grid.size <= FALLBACK_DIRECT_LIMIT.get(grid.ndim, 10**4):
+            return direct(), its, 0, "multigrid -> direct"
+        x, more, info = multilevel("amg")
+        return x, its + more, info, "multigrid -> amg"
+    return x, its, info, method
+
+
+def lu_solve(A, b) -> np.ndarray:
+    """Sparse LU solve of ``A x = b``.  Minimum degree on ``A + A^T``: generators have a
+    structurally symmetric pattern, and this ordering halves the LU fill of SuperLU's default
+    COLAMD on 2-D grids (measured at 200^2-400^2)."""
+    return spla.splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A").solve(b)
 
 
 def _solve_direct(op) -> np.ndarray:
@@ -111,9 +132,7 @@ def _solve_direct(op) -> np.ndarray:
     if pin is None:
         return _solve_bordered(op)
     A, b, _ = pinned_system(op.matrix(), pin)
-    # Minimum degree on A + A^T: the generator's pattern is symmetric, and this ordering
-    # halves the LU fill of SuperLU's default COLAMD on 2-D grids (measured at 200^2-400^2).
-    q = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(b)
+    q = lu_solve(A, b)
     ok = np.all(np.isfinite(q)) and q.sum() > 0 and q.min() >= -1e-8 * q.max()
     return q if ok else _solve_bordered(op)
 
@@ -198,8 +217,9 @@ def _solve_multilevel(op, method, *, tol, maxiter):
 def _coarse_guess(op):
     """``(pin, guess)``: the mode and the linearly interpolated density of a direct solve on a
     grid coarser by a power of two per axis (at most ``COARSE_GUESS_CELLS`` cells and 1/16 of
-    the fine grid; axes shorter than 16 cells are kept), or ``(None, None)`` when there is no coarser grid or the model
-    cannot be evaluated on it (a drift given as an array on the fine grid)."""
+    the fine grid; axes shorter than 16 cells are kept), or ``(None, None)`` when there is no
+    coarser grid or the model cannot be evaluated on it (a drift given as an array on the fine
+    grid)."""
     from ..operators import FokkerPlanckOperator
 
     grid = op.grid
