@@ -277,24 +277,22 @@ def _finish(op, q, its, info, method, tol) -> StationaryResult:
                           "generator may be reducible (disconnected cells)")
     p = q / mass
     note = ""
-    res = relative_residual(op.matrix(), p)
-    converged = info == 0 and _accepted(res, tol)
     negative = p < 0
-    if negative.any():
-        # The exact null vector of an M-matrix generator is positive; an iterative solve leaves
-        # round-off negatives in the far tails (|p| ~ tol * max p).  Those are set to zero and
-        # counted; larger ones are kept and reported.
-        if p.min() >= -1e-8 * p.max():
-            p = np.where(negative, 0.0, p)
-            note = f"; {int(negative.sum())} round-off negative entries set to 0"
-            res = relative_residual(op.matrix(), p)   # of the density returned
-            converged = info == 0 and _accepted(res, tol)
-        else:
-            note = f"; {int(negative.sum())} negative entries (min {p.min():.3g})"
-            if converged:
-                warnings.warn(f"stationary density has {int(negative.sum())} negative entries "
-                              f"(min {p.min():.3g}); is the operator an M-matrix?",
-                              ConvergenceWarning, stacklevel=3)
+    # The exact null vector of an M-matrix generator is positive; an iterative solve leaves
+    # round-off negatives in the far tails (|p| ~ tol * max p).  Those are set to zero and
+    # counted; larger ones are kept and reported.
+    round_off = negative.any() and p.min() >= -1e-8 * p.max()
+    if round_off:
+        p = np.where(negative, 0.0, p)
+        note = f"; {int(negative.sum())} round-off negative entries set to 0"
+    elif negative.any():
+        note = f"; {int(negative.sum())} negative entries (min {p.min():.3g})"
+    res = relative_residual(op.matrix(), p)            # of the density returned
+    converged = info == 0 and _accepted(res, tol)
+    if negative.any() and not round_off and converged:
+        warnings.warn(f"stationary density has {int(negative.sum())} negative entries "
+                      f"(min {p.min():.3g}); is the operator an M-matrix?",
+                      ConvergenceWarning, stacklevel=3)
     msg = f"{method}: relative residual {res:.2e}, {its} iterations{note}"
     if not converged:
         warnings.warn(f"stationary solve did not converge ({msg})", ConvergenceWarning,
