@@ -157,6 +157,70 @@ def test_normal_moments_and_distribution():
     assert abs(np.sum(np.abs(z) > 3.6541528853610088) - expected) < 4.5 * math.sqrt(expected)
 
 
+def _tail_words(n, seed):
+    """``n`` 64-bit words that the ziggurat sends to its tail: layer 0, abscissa >= the bound."""
+    rng, bound = np.random.default_rng(seed), int(ziggurat_table()[0, 0])
+    rabs = rng.integers(bound, 2**53, size=n, dtype=np.uint64)
+    sign = rng.integers(0, 2, size=n, dtype=np.uint64)
+    return (rabs << np.uint64(11)) | (sign << np.uint64(8))
+
+
+def test_ziggurat_tail_word_always_returns_an_exact_tail_draw():
+    # A word that lands in the tail region must return a tail variate (|z| >= r) with the exact
+    # conditional law P(|z| > r + s | tail) = erfc((r + s)/sqrt 2) / erfc(r/sqrt 2).  The old
+    # kernel restarted the whole ziggurat on a rejected tail draw: about 6.5 % of these words
+    # then returned |z| < r (the tail was under-sampled by that much) -- deterministically caught
+    # by the first assertion.
+    from fpsolve.stochastic import _kernels_rng as R
+    # Compiled only: its .py_func would pass numba's uint64 returns back as Python ints.
+    slow, n = R._ziggurat_slow, 20000
+    table, key, scratch = ziggurat_table(), derive_key(3), np.zeros((5, 1), np.uint64)
+    words = _tail_words(n, 1)
+    z = np.array([slow(w, key, R.SLOW, np.uint64(i), 77, table, scratch)
+                  for i, w in enumerate(words)])
+    r = table[1, 1] * 2.0**53
+    assert np.all(np.abs(z) >= r)
+    np.testing.assert_array_equal(np.sign(z) < 0, ((words >> np.uint64(8)) & np.uint64(1)) == 1)
+    sf = lambda x: stats.norm.sf(x) / stats.norm.sf(r)              # noqa: E731
+    # KS p-value threshold 1e-4: false-failure rate 1e-4 (exact law under the null).
+    assert stats.kstest(np.abs(z), lambda x: 1 - sf(np.maximum(x, r))).pvalue > 1e-4
+
+
+def test_ziggurat_tail_region_has_the_exact_probability():
+    # One pass of the ziggurat lands in the tail region with probability
+    # (1 - bound/2^53)/256, which must equal (tail area)/(256 v) -- the normal's own tail mass
+    # relative to the ziggurat area -- for the tail to be sampled exactly when every tail word
+    # returns a tail draw.  Exact up to the floor of the bound (2^-53) and erfc's rounding.
+    t = ziggurat_table()
+    r, f = t[1, 1] * 2.0**53, t[2, 1]
+    v = r * f + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2))
+    p_region = (1 - t[0, 0] / 2.0**53) / 256
+    p_exact = math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2)) / (256 * v)
+    assert abs(p_region / p_exact - 1) < 1e-12
+
+
+def _tail_counts(n_blocks, thresholds, seed):
+    """Counts of |z| > each threshold over ``n_blocks`` blocks of 2e7 normals of one key."""
+    counts = np.zeros(len(thresholds))
+    for b in range(n_blocks):
+        z = np.abs(standard_normal(derive_key(seed), 1000, 10000, 2, step0=10000 * b))
+        counts += [np.count_nonzero(z > c) for c in thresholds]
+    return counts, n_blocks * 2 * 10**7
+
+
+@jit_only
+@pytest.mark.parametrize("n_blocks", [5, pytest.param(20, marks=pytest.mark.slow)])
+def test_normal_tail_frequencies_match_exact_values(n_blocks):
+    # Tail counts beyond z = 3 ... 6 of 1e8 (4e8 slow) draws against exact Poisson means.  The
+    # old tail bug (6.5 % deficit beyond r = 3.654) gives a 10 sigma deficit at 1e8 draws.
+    # 4.5 sigma band per threshold, 6 thresholds: false-failure rate < 6 * 7e-6 = 4e-5.
+    thresholds = np.array([3.0, 3.6541528853610088, 4.0, 4.5, 5.0, 6.0])
+    counts, n = _tail_counts(n_blocks, thresholds, 4242)
+    expected = n * 2 * stats.norm.sf(thresholds)
+    z = (counts - expected) / np.sqrt(expected)
+    assert np.all(np.abs(z) < 4.5), dict(zip(thresholds, np.round(z, 2)))
+
+
 @jit_only
 def test_streams_are_uncorrelated():
     z = standard_normal(derive_key(7), 1000, 50, 2)                 # (step, traj, comp)
