@@ -12,7 +12,8 @@ import numpy as np
 
 from .._numba import jit_parallel, prange
 
-__all__ = ["bond_fluxes", "flux_divergence", "assemble_csr", "fitted_rates", "shifted_index"]
+__all__ = ["bond_fluxes", "flux_divergence", "assemble_csr", "fitted_rates", "weighted_rates",
+           "shifted_index"]
 
 
 @jit_parallel
@@ -67,7 +68,6 @@ def assemble_csr(rf, rb, nbr, prev, exit_rate, indices, data):
         data[base] = diag
 
 
-
 @jit_parallel
 def fitted_rates(c, drop, nbr, rf, rb):
     """Exponentially fitted rates ``rf = c B(drop)``, ``rb = c B(-drop)``, ``B(z) = z/(e^z - 1)``.
@@ -90,6 +90,28 @@ def fitted_rates(c, drop, nbr, rf, rb):
         else:
             rf[x] = c[x] * z / np.expm1(z)
             rb[x] = -c[x] * z / np.expm1(-z)
+
+
+@jit_parallel
+def weighted_rates(c, drop, fit, nbr, rf, rb):
+    """Rates with a fitted symmetric weight: ``rf = c w e^(-drop/2)``, ``rb = c w e^(drop/2)``,
+    ``w = (fit/2) / sinh(fit/2)``.
+
+    ``rf / rb = exp(-drop)`` whatever ``fit`` is; ``fit = drop`` gives Scharfetter-Gummel,
+    ``fit = 0`` the square-root approximation.  ``log w`` is formed without cancellation
+    (series below ``|fit| < 1e-3``, truncation ~ fit^6 / 181440); exponents are capped at 700 so no
+    rate overflows.  Zero where the bond is absent (``nbr < 0``).
+    """
+    for x in prange(c.size):
+        a = abs(fit[x])
+        if a < 1e-3:
+            logw = -a * a / 24.0 + a ** 4 / 2880.0
+        else:
+            logw = np.log(a) - 0.5 * a - np.log(-np.expm1(-a))
+        half = 0.5 * drop[x]
+        present = nbr[x] >= 0
+        rf[x] = c[x] * np.exp(min(logw - half, 700.0)) if present else 0.0
+        rb[x] = c[x] * np.exp(min(logw + half, 700.0)) if present else 0.0
 
 
 @jit_parallel

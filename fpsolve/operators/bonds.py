@@ -12,6 +12,7 @@ Along each bond the flux ``J = D (F p - grad p)`` is integrated with exponential
 
 so ``rate(x -> y) / rate(y -> x) = exp(-dPsi)``: every bond is in detailed balance with
 ``exp(-Psi)`` and a gradient drift gives the discrete Boltzmann density with zero current.
+Other schemes keep this ratio and refit only the symmetric weight (:mod:`.schemes`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..errors import PositivityWarning
 from . import _kernels
+from .schemes import fitting_drops
 
 __all__ = ["BondSet", "bond_offsets", "build_bonds", "bernoulli"]
 
@@ -46,6 +48,8 @@ class BondSet:
     weights : ndarray, shape (K, n)
         Diffusive bond weights ``c_k`` before masking; negative where the decomposition is not
         an M-matrix.
+    drops : ndarray, shape (K, n), or None
+        Potential drops ``dPsi`` of the bonds (what a refit of the weights starts from).
     """
 
     offsets: np.ndarray
@@ -55,6 +59,7 @@ class BondSet:
     previous: np.ndarray
     exits: dict
     weights: np.ndarray
+    drops: np.ndarray | None = None
 
     @property
     def exit_rate(self) -> np.ndarray:
@@ -88,11 +93,13 @@ def bond_offsets(ndim: int) -> np.ndarray:
     return np.array(offs, dtype=np.int64).reshape(-1, ndim)
 
 
-def build_bonds(grid, fields, *, warn: bool = True) -> BondSet:
-    """Bond rates of ``grid`` for model ``fields`` (see :class:`~fpsolve.models.ModelFields`)."""
+def build_bonds(grid, fields, *, warn: bool = True, scheme: str = "sg") -> BondSet:
+    """Bond rates of ``grid`` for model ``fields`` (see :class:`~fpsolve.models.ModelFields`)
+    with the bond-rate ``scheme`` of :mod:`fpsolve.operators.schemes` (``"fitted"`` builds SG
+    rates until it is refitted)."""
     offsets = bond_offsets(grid.ndim)
     K, n = len(offsets), grid.size
-    rf, rb, weights = (np.empty((K, n)) for _ in range(3))
+    rf, rb, weights, drops = (np.empty((K, n)) for _ in range(4))
     nbr = np.empty((K, n), dtype=np.int64)
     previous = np.full((K, n), -1, dtype=np.int64)
     h = np.asarray(grid.spacing)
@@ -102,11 +109,15 @@ def build_bonds(grid, fields, *, warn: bool = True) -> BondSet:
     for k, off in enumerate(offsets):
         _kernels.shifted_index(shape, periodic, off, nbr[k], previous[k])
         weights[k] = np.broadcast_to(_bond_weight(fields.D, off, h, constant), grid.shape).ravel()
-        drop = np.ascontiguousarray(_potential_drop(grid, fields, off, h)).ravel()
-        _kernels.fitted_rates(weights[k], drop, nbr[k], rf[k], rb[k])
+        drops[k] = _potential_drop(grid, fields, off, h)
+        fit = fitting_drops(scheme, drops[k], _difference(fields.potential, off))
+        if fit is None:
+            _kernels.fitted_rates(weights[k], drops[k], nbr[k], rf[k], rb[k])
+        else:
+            _kernels.weighted_rates(weights[k], drops[k], fit, nbr[k], rf[k], rb[k])
     if warn:
         _warn_negative_weights(grid, weights, nbr, offsets)
-    return BondSet(offsets, rf, rb, nbr, previous, _exit_rates(grid, fields, h), weights)
+    return BondSet(offsets, rf, rb, nbr, previous, _exit_rates(grid, fields, h), weights, drops)
 
 
 def _shift(values: np.ndarray, off, lead: int = 0) -> np.ndarray:
@@ -144,12 +155,19 @@ def _bond_weight(D: np.ndarray, off, h, constant: bool) -> np.ndarray:
 
 
 def _potential_drop(grid, fields, off, h) -> np.ndarray:
-    """``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for ``F``."""
+    """Flattened ``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for ``F``."""
     # -F . v is averaged over the bond's cells: the trapezoid rule for the line integral.
-    drop = _at_midpoints(-np.tensordot(off * h, fields.force, axes=(0, 0)), off)
+    drop = _at_midpoints(-np.tensordot(off * h, fields.force, axes=(0, 0)), off).ravel()
     if fields.potential is not None:
-        drop = drop + _shift(fields.potential, off) - fields.potential
+        drop = drop + _difference(fields.potential, off)
     return drop
+
+
+def _difference(potential, off):
+    """Flattened ``U(x + off) - U(x)`` (None without a potential)."""
+    if potential is None:
+        return None
+    return np.ascontiguousarray(_shift(potential, off) - potential).ravel()
 
 
 def _exit_rates(grid, fields, h) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -9,6 +11,7 @@ from .._numba import threads_for
 from ..errors import ModelError
 from . import _kernels
 from .bonds import BondSet, build_bonds
+from .schemes import DEFAULT_SCHEME, REFIT_FLOOR, check_scheme, density_fitted_bonds
 
 __all__ = ["FokkerPlanckOperator"]
 
@@ -22,12 +25,18 @@ class FokkerPlanckOperator:
     model : FokkerPlanckModel
     warn_positivity : bool, keyword-only, default True
         Warn (:class:`~fpsolve.errors.PositivityWarning`) when some bond weights are negative.
+    scheme : {"fitted", "sg", "split", "sqra"}, keyword-only, default "fitted"
+        How the symmetric weight of each bond is fitted (:mod:`fpsolve.operators.schemes`).
+        ``"fitted"`` starts with Scharfetter-Gummel rates and sets :attr:`needs_refit`: the
+        stationary solver then refits the rates to its density (:meth:`refitted`).
 
     Notes
     -----
     Cell-centered finite volumes; fluxes live on lattice bonds (axis bonds through faces and,
     for off-diagonal ``D``, diagonal bonds).  A bond ``x -> y`` carries the exponentially fitted
-    flux ``Phi = c [B(dPsi) p_x - B(-dPsi) p_y]`` (see :mod:`fpsolve.operators.bonds`), and
+    flux ``Phi = c w [exp(-dPsi/2) p_x - exp(dPsi/2) p_y]`` with a positive scheme weight ``w``
+    (Scharfetter-Gummel: ``c w exp(-+dPsi/2) = c B(+-dPsi)``; see :mod:`fpsolve.operators.bonds`
+    and :mod:`fpsolve.operators.schemes`), and
     ``dp_x/dt = sum(inflows) - sum(outflows)``.  Consequences, all exact up to round-off:
     columns of ``G`` sum to zero (minus exits through absorbing walls), off-diagonals are
     non-negative when all bond weights are (M-matrix), and gradient drifts with constant ``D``
@@ -44,12 +53,17 @@ class FokkerPlanckOperator:
     True
     """
 
-    def __init__(self, grid, model, *, warn_positivity: bool = True):
+    def __init__(self, grid, model, *, warn_positivity: bool = True,
+                 scheme: str = DEFAULT_SCHEME):
         self.grid = grid
         self.model = model
+        #: Bond-rate scheme name.
+        self.scheme = check_scheme(scheme)
+        #: How many times the rates were refitted to a density (:meth:`refitted`).
+        self.refits = 0
         fields = model.fields(grid)
         with threads_for(grid.size):
-            self.bonds: BondSet = build_bonds(grid, fields, warn=warn_positivity)
+            self.bonds: BondSet = build_bonds(grid, fields, warn=warn_positivity, scheme=scheme)
         #: Diffusion tensor at cell centers, shape ``(d, d, *grid.shape)``.
         self.diffusion = fields.D
         self._exit_rate = self.bonds.exit_rate
@@ -59,6 +73,34 @@ class FokkerPlanckOperator:
     def shape(self) -> tuple[int, int]:
         """Shape ``(n, n)`` of the generator, ``n = grid.size``."""
         return (self.grid.size, self.grid.size)
+
+    @property
+    def needs_refit(self) -> bool:
+        """True for a ``"fitted"`` operator not yet refitted: a stationary solve should follow
+        with :func:`~fpsolve.operators.schemes.refit_to_density`."""
+        return self.scheme == "fitted" and self.refits == 0
+
+    def refitted(self, p, *, floor: float = REFIT_FLOOR) -> "FokkerPlanckOperator":
+        """A new operator whose bond weights are fitted to the density ``p``.
+
+        Each bond gets the fitting drop ``zeta = dPsi - ln(p_x / p_y)`` (SG rates where a density
+        is below ``floor * max(p)``); the rate ratio ``exp(-dPsi)``, and with it exact Boltzmann
+        densities, M-matrix and mass conservation, is unchanged.  Grid, model, exits and scheme
+        are shared; ``refits`` counts up.
+
+        Parameters
+        ----------
+        p : ndarray, shape grid.shape
+            Density, e.g. the stationary solve of this operator.
+        floor : float, keyword-only
+            Relative density below which bonds keep SG rates.
+        """
+        new = copy.copy(self)
+        with threads_for(self.grid.size):
+            new.bonds = density_fitted_bonds(self.bonds, self._flat(p), floor=floor)
+        new.refits = self.refits + 1
+        new._matrix = None
+        return new
 
     @property
     def has_absorbing(self) -> bool:
@@ -111,4 +153,5 @@ class FokkerPlanckOperator:
         return self._matrix
 
     def __repr__(self) -> str:
-        return f"FokkerPlanckOperator({self.grid!r}, {self.model!r})"
+        return (f"FokkerPlanckOperator({self.grid!r}, {self.model!r}, scheme={self.scheme!r}"
+                + (f", refits={self.refits})" if self.refits else ")"))
