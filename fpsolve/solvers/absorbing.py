@@ -10,7 +10,7 @@ from ..errors import BoundaryError, ConvergenceWarning, SolverError
 from ..results import FirstPassageResult, QuasiStationaryResult
 from .multigrid import multilevel_solve
 from .spectrum import eigenpairs_near
-from .stationary import _accepted, lu_solve, solve_by_method
+from .pinned import accepted as _accepted, lu_solve, solve_by_method
 
 __all__ = ["solve_quasi_stationary", "mean_first_passage_time"]
 

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 import fpsolve as fp
-from fpsolve.solvers import stationary
+from fpsolve.solvers import pinned, stationary
 from fpsolve.solvers.multigrid import (aggregation_1d, axis_couplings, cartesian_hierarchy,
                                        coarsened_axes, interpolation_1d, krylov_solve)
 
@@ -159,7 +159,7 @@ def test_multigrid_with_a_drift_array_has_no_coarse_guess():
     grid = fp.CartesianGrid([(-6.0, 6.0)] * 2, (120, 120))
     drift = np.tensordot(A_OU, grid.cell_centers(), 1)
     op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(drift, 1.0))
-    assert stationary._coarse_guess(op) == (None, None)
+    assert pinned.coarse_guess(op) == (None, None, None)
     mg = fp.solve_stationary(op, method="multigrid")
     direct = fp.solve_stationary(op, method="direct")
     assert mg.converged
@@ -175,7 +175,7 @@ def _strong_rotation(n):
                                                               0.01))
 
 
-@pytest.mark.parametrize("fallback", ["direct", "amg"])
+@pytest.mark.parametrize("fallback", ["gth", "amg"])
 def test_auto_falls_back_when_multigrid_fails(monkeypatch, fallback):
     op = _strong_rotation(96)
     with warnings.catch_warnings(record=True):
@@ -183,8 +183,8 @@ def test_auto_falls_back_when_multigrid_fails(monkeypatch, fallback):
     assert not alone.converged
     # The failure is caught by the 10-iteration probe, not after maxiter.
     assert alone.iterations <= 10
-    monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 1000)
-    monkeypatch.setitem(stationary.FALLBACK_DIRECT_LIMIT, 2, 10**5 if fallback == "direct" else 0)
+    monkeypatch.setitem(stationary.GTH_LIMIT, 2, 1000)
+    monkeypatch.setitem(stationary.GTH_FALLBACK_LIMIT, 2, 10**5 if fallback == "gth" else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         auto = fp.solve_stationary(op)
@@ -212,9 +212,9 @@ def test_krylov_solve_returns_the_true_residual():
     assert its >= 1
 
 
-def test_auto_picks_multigrid_above_the_direct_limit():
-    op = _ou((170, 170))          # 28900 cells > DIRECT_LIMIT[2]
-    assert op.grid.size > stationary.DIRECT_LIMIT[2]
+def test_auto_picks_multigrid_above_the_gth_limit():
+    op = _ou((220, 220))          # 48400 cells > GTH_LIMIT[2]
+    assert op.grid.size > stationary.GTH_LIMIT[2]
     res = fp.solve_stationary(op)
     assert res.method == "multigrid" and res.converged
 
@@ -237,7 +237,7 @@ def test_mean_first_passage_time_auto_and_bad_method(monkeypatch):
     op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -0.5 * x, 1.0))
     small = fp.mean_first_passage_time(op)
     assert small.message.startswith("direct")
-    monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 100)
+    monkeypatch.setitem(pinned.DIRECT_LIMIT, 2, 100)
     large = fp.mean_first_passage_time(op)
     assert large.message.startswith("multigrid:") and large.converged
     # Both solve G^T tau = -1; agreement to the iterative tolerance (x 100 margin).
@@ -251,7 +251,7 @@ def test_mean_first_passage_time_falls_back_when_multigrid_fails(monkeypatch):
     grid = fp.CartesianGrid([(-1.0, 1.0)] * 2, (96, 96), boundary="absorbing")
     op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: np.tensordot(rot, x, 1),
                                                            0.01))
-    monkeypatch.setitem(stationary.DIRECT_LIMIT, 2, 100)
+    monkeypatch.setitem(pinned.DIRECT_LIMIT, 2, 100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = fp.mean_first_passage_time(op)
