@@ -207,9 +207,20 @@ class FokkerPlanckModel:
 
     @staticmethod
     def _eval(name, func, x, lead) -> np.ndarray:
+        """``func(x)`` with shape ``lead + x.shape[1:]``.  Accepted besides the exact shape: a
+        scalar for a scalar field, size-1 point axes (``(d, 1, 1)``: constant per component)
+        and, in 1-D only, a vector field without its component axis.  Anything else -- e.g. a
+        ``(1, ...)`` or ``(...)`` drift on a 2-D grid, which broadcasting would copy onto every
+        component -- raises :class:`ModelError` naming ``name`` and both shapes."""
         val = np.asarray(func(x), dtype=float)
         expected = lead + x.shape[1:]
         if val.shape != expected:
+            if lead == (1,) and val.shape == expected[1:]:
+                val = val[None]
+            ok = (val.shape[:len(lead)] == lead and val.ndim == len(expected)) or val.ndim == 0
+            if not ok or (lead and val.ndim == 0):
+                raise ModelError(f"{name}: callable returned shape {val.shape}; expected "
+                                 f"{expected} (one row per component)")
             try:
                 val = np.broadcast_to(val, expected).copy()
             except ValueError:

@@ -42,6 +42,37 @@ def diag_field(d00, d11):
 
 
 # --------------------------------------------------------------------------- drift
+@pytest.mark.parametrize("drift, shape", [
+    (lambda x: -x[:1], "(1, 5, 5)"),                 # one row: was copied onto the y-drift
+    (lambda x: -x[0], "(5, 5)"),                     # no component axis: the same
+    (lambda x: np.zeros((3,) + x.shape[1:]), "(3, 5, 5)"),
+    (lambda x: 1.0, "()"),
+])
+def test_drift_callable_of_the_wrong_shape_is_refused(drift, shape):
+    # Issue 13 item 1: these used to be broadcast silently to (2, 5, 5).
+    with pytest.raises(ModelError, match=r"^drift: callable returned shape") as exc:
+        build(fp.FokkerPlanckModel(drift))
+    check_error(exc, ModelError)
+    assert shape in str(exc.value) and "(2, 5, 5)" in str(exc.value)
+
+
+@pytest.mark.parametrize("force", [lambda x: x[:1], lambda x: x[1]])
+def test_force_callable_of_the_wrong_shape_is_refused(force):
+    model = fp.FokkerPlanckModel.from_potential(lambda x: 0.5 * (x**2).sum(0), force=force)
+    with pytest.raises(ModelError, match=r"^force: callable returned shape"):
+        build(model)
+
+
+def test_documented_drift_forms_still_work():
+    # Exact (d, ...) shape; (d, 1, 1) constant per component; in 1-D the bare (...) shape.
+    a = fp.FokkerPlanckModel(lambda x: -x).ito_drift(GRID)
+    c = fp.FokkerPlanckModel(lambda x: np.array([1.0, -2.0])[:, None, None]).ito_drift(GRID)
+    assert a.shape == c.shape == (2, 5, 5) and np.all(c[1] == -2.0)
+    g1 = fp.CartesianGrid([(0.0, 5.0)], 5)
+    np.testing.assert_array_equal(fp.FokkerPlanckModel(lambda x: -x[0]).ito_drift(g1),
+                                  -g1.cell_centers())
+
+
 
 
 def test_nan_in_drift_callable_names_location():
