@@ -91,7 +91,8 @@ def stochastic_entropy_production(positions, *, dt=None, p_ss, model=None, grid=
     grid : CartesianGrid, optional, keyword-only
         Grid for ``model``; defaults to ``p_ss.grid`` for a grid solution.
     force : callable, optional, keyword-only
-        Exact effective force ``x (d, ...) -> F(x) (d, ...)``, instead of ``model``.
+        Exact effective force ``x (d, ...) -> F(x) (d, ...)``, instead of ``model``; its
+        increments use the minimum image on the periodic axes of ``grid`` (or ``p_ss.grid``).
     log_density : bool, default False, keyword-only
         Whether a callable ``p_ss`` returns ``ln p`` rather than ``p``.
     window : int, default 1, keyword-only
@@ -240,7 +241,7 @@ def _medium_steps(x, step_rows, rows, model, grid, force):
     if force is not None:
         if not callable(force):
             raise FpsolveError("force: expected a callable x (d, ...) -> F(x) (d, ...)")
-        return _midpoint_sum(x, step_rows, None, lambda pts: _force_of_callable(force, pts)), None
+        return _midpoint_sum(x, step_rows, grid, lambda pts: _force_of_callable(force, pts)), None
     if grid is None:
         raise FpsolveError("grid: a model needs a grid to tabulate its force on (or pass a "
                            "StationaryResult as p_ss)")
