@@ -16,6 +16,7 @@ from .checkpoint import STATE_FIELDS, fingerprint, load_checkpoint, save_checkpo
 from .methods import METHOD_ORDERS, METHODS
 from .observables import PathObservable
 from .rng import derive_key, seed_sequence, ziggurat_table
+from .stiffness import check_stiffness
 from .tables import tabulate
 from .trajectories import TrajectoryResult
 
@@ -79,7 +80,10 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     Raises
     ------
     SolverError
-        Invalid arguments (named), a non-finite position during the run (reduce ``dt``).
+        Invalid arguments (named), a non-finite position during the run (reduce ``dt``), or
+        ``dt`` at or beyond the explicit stability bound ``2 |Re l| / |l|^2`` of the drift
+        Jacobian's eigenvalues ``l`` (:mod:`fpsolve.stochastic.stiffness`; an
+        :class:`~fpsolve.errors.FpsolveWarning` from half the bound on).
     DiffusionError
         The interpolated noise factor is not positive definite at a visited point (the
         message gives the trajectory, step and position).
@@ -136,6 +140,7 @@ def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, ob
     obs = _check_observables(observables, x.shape[0], dt, n_steps)
     chunk = _chunk(chunk_steps, n_steps, x.shape, bool(obs), progress or checkpoint is not None)
     tables = tabulate(model, grid, method, table_grid=table_grid)
+    check_stiffness(tables, dt, method)
     run = {"tables": tables, "method": method, "dt": dt, "n_steps": n_steps, "step": 0,
            "record_every": record_every, "obs": obs, "chunk": chunk, "grid": grid,
            "noise": noise, "bridge": bool(exit_correction), "state": _initial_state(x)}

@@ -344,3 +344,41 @@ def test_methods_refuse_noise_they_cannot_handle():
     assert np.all(np.isfinite(res.positions))
     with pytest.raises(GridError, match="^table_grid:"):
         simulate(full, [0.0, 0.0], grid=grid, dt=0.01, n_steps=2, table_grid="fine")
+
+
+# ----------------------------------------------------------------------------- stiffness
+STIFF_GRID = fp.CartesianGrid([(-1.0, 1.0)], 64)
+
+
+def test_unstable_dt_hidden_by_walls_is_refused_with_the_bound():
+    # Issue 13 item 2: a = -1000 x at dt = 0.01 (k dt = 10) returned a variance of 7 instead of
+    # 1e-3: the walls kept positions finite.  The Euler bound is dt < 2/k = 2e-3.
+    ou = fp.FokkerPlanckModel(lambda x: -1000.0 * x)
+    with pytest.raises(SolverError, match=r"^dt: 0.01 exceeds the stability bound 0.002"):
+        fp.simulate(ou, 0.0, grid=STIFF_GRID, dt=0.01, n_steps=10, n_traj=4, rng=0)
+
+
+def test_nonlinear_stiffness_names_the_steepest_point():
+    # a = -1e4 x^7: J = -7e4 x^6 is steepest at the outermost table cells; the bound there is
+    # 2 / (7e4 x^6).  The Jacobian is a difference quotient of the table (one-sided at the
+    # wall: relative error ~ 6 h / x ~ 3 % at the table spacing), so 10 % is ample.
+    import re
+    model = fp.FokkerPlanckModel(lambda x: -1e4 * x**7)
+    with pytest.raises(SolverError, match=r"^dt: 0.001 exceeds the stability bound") as exc:
+        fp.simulate(model, 0.0, grid=STIFF_GRID, dt=1e-3, n_steps=2, n_traj=2, rng=0)
+    bound, x = map(float, re.search(r"bound (\S+) .*x = \((\S+),\)", str(exc.value)).groups())
+    assert abs(x) > 0.98 and bound == pytest.approx(2 / (7e4 * x**6), rel=0.1)
+
+
+def test_dt_near_the_bound_warns_and_well_below_is_silent():
+    from fpsolve.errors import FpsolveWarning
+    from fpsolve.stochastic.stiffness import stable_dt
+    from fpsolve.stochastic.tables import tabulate
+    ou = fp.FokkerPlanckModel(lambda x: -100.0 * x)          # bound 2/k = 0.02
+    assert stable_dt(tabulate(ou, STIFF_GRID, "euler_maruyama"))[0] == pytest.approx(0.02)
+    with pytest.warns(FpsolveWarning, match="stability bound 0.02"):
+        fp.simulate(ou, 0.0, grid=STIFF_GRID, dt=0.015, n_steps=2, n_traj=2, rng=0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fp.simulate(ou, 0.0, grid=STIFF_GRID, dt=0.005, n_steps=2, n_traj=2, rng=0)
