@@ -8,14 +8,15 @@ from .models import FokkerPlanckModel
 from .operators import FokkerPlanckOperator
 from .stochastic import (extrapolate_to_zero_dt, fluctuation_test, simulate,
                          stochastic_entropy_production)
-from .solvers import (evolve, mean_first_passage_time, relaxation_spectrum,
-                      solve_quasi_stationary, solve_stationary)
+from .solvers import (estimate_error, evolve, extrapolate_stationary, mean_first_passage_time,
+                      relaxation_spectrum, solve_quasi_stationary, solve_stationary)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary", "evolve",
     "relaxation_spectrum", "solve_quasi_stationary", "mean_first_passage_time",
+    "estimate_error", "extrapolate_stationary",
     "probability_current", "divergence", "entropy_production_rate",
     "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
     "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting", "results",

@@ -17,6 +17,7 @@ __all__ = [
     "FpsolveWarning",
     "PositivityWarning",
     "ConvergenceWarning",
+    "AccuracyWarning",
 ]
 
 
@@ -59,3 +60,9 @@ class PositivityWarning(FpsolveWarning):
 
 class ConvergenceWarning(FpsolveWarning):
     """An iterative solver stopped before reaching its tolerance."""
+
+
+class AccuracyWarning(FpsolveWarning):
+    """The discretization is pre-asymptotic: the estimated error exceeds the threshold or the
+    cell Peclet number where the mass sits is large.  The message says where, how large, and
+    what spacing would fix it."""

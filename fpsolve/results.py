@@ -82,7 +82,7 @@ class ExtrapolatedResult:
     Attributes
     ----------
     p : ndarray, shape grid.shape
-        Extrapolated density (may be slightly negative in far tails).
+        Extrapolated density (positive; extrapolated in ``log p``).
     current : ndarray, shape (d, *grid.shape)
         Extrapolated cell-centered current.
     epr : float
