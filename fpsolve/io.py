@@ -35,7 +35,6 @@ class's module and name, ``fpsolve.__version__``, the encoded fields) and the ar
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import os
@@ -44,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io_tree import _Decoder, _Encoder, _import_class
 from .errors import FpsolveError
-from .grids import CartesianGrid
 
 __all__ = ["FORMAT_VERSION", "RESULT_CLASSES", "load", "save"]
 
@@ -68,7 +67,6 @@ RESULT_CLASSES = (
 
 _FORMAT_NAME = "fpsolve-result"
 _HEADER = "__fpsolve_result__"
-_SCALARS = (type(None), bool, int, float, str)
 # Suffixes of other data formats: refused rather than silently turned into "name.nc.npz".
 _OTHER_FORMATS = {".nc": "NetCDF", ".nc4": "NetCDF", ".cdf": "NetCDF", ".netcdf": "NetCDF",
                   ".h5": "HDF5", ".hdf5": "HDF5", ".zarr": "Zarr", ".npy": "NumPy .npy",
@@ -174,7 +172,7 @@ def load(path):
     path = _existing(path)
     header, arrays = _read(path)
     cls = _result_class(header, path)
-    dec, kwargs = _Decoder(arrays), {}
+    dec, kwargs = _Decoder(arrays, path), {}
     try:
         for f in (f for f in dataclasses.fields(cls) if f.init):
             if f.name in header["fields"]:
@@ -188,109 +186,26 @@ def load(path):
         raise FpsolveError(f"path: {str(path)!r} is damaged or was written by an incompatible "
                            f"fpsolve {header.get('fpsolve_version')} "
                            f"({type(exc).__name__}: {exc})") from exc
+    _check_grid_shapes(result, path)
     for where in header.get("dropped", []):
         logger.info("load: %s.%s was not stored; it is None", cls.__name__, where)
     return result
 
 
-# ------------------------------------------------------------------------------ encoding
-class _Encoder:
-    """Turns a value into a JSON tree; arrays go to ``arrays`` under keys ``a0, a1, ...``.
-
-    Every JSON object of the tree is a one-key tag (``{"array": ...}``, ``{"tuple": ...}``,
-    ...); lists and plain scalars stand for themselves.
-    """
-
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-        self.dropped: list[tuple[str, str]] = []   # (where, type name) of left-out values
-        self._count = 0
-
-    def encode(self, value, where: str):
-        kind = type(value)
-        if kind is np.ndarray or isinstance(value, np.generic):
-            return self._array(value, where)
-        if kind in _SCALARS:
-            return value
-        if kind is complex:
-            return {"complex": [value.real, value.imag]}
-        if kind is CartesianGrid:
-            return {"grid": {"bounds": [list(b) for b in value.bounds],
-                             "shape": list(value.shape), "boundary": list(value.boundary)}}
-        if kind in (tuple, list):
-            items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-            return {"tuple": items} if kind is tuple else items
-        if kind is dict:
-            return {"dict": [[self.encode(k, f"{where}.key"), self.encode(v, f"{where}[{k!r}]")]
-                             for k, v in value.items()]}
-        if dataclasses.is_dataclass(value) and kind.__module__.startswith("fpsolve."):
-            return self._dataclass(value, where)
-        return self._drop(value, where)
-
-    def _array(self, value, where: str):
-        arr = np.asarray(value)
-        if arr.dtype.hasobject:
-            return self._drop(value, where)
-        key = f"a{self._count}"
-        self._count += 1
-        self.arrays[key] = arr
-        if isinstance(value, np.generic):
-            return {"scalar": key}
-        return {"array": {"member": key, "readonly": not value.flags.writeable}}
-
-    def _dataclass(self, value, where: str):
-        """Field by field, or not at all when one of its fields cannot be stored."""
-        n_arrays, n_dropped = len(self.arrays), len(self.dropped)
-        fields = {f.name: self.encode(getattr(value, f.name), f"{where}.{f.name}")
-                  for f in dataclasses.fields(value) if f.init}
-        if len(self.dropped) == n_dropped:
-            return {"dataclass": {"module": type(value).__module__,
-                                  "name": type(value).__qualname__, "fields": fields}}
-        for key in list(self.arrays)[n_arrays:]:
-            del self.arrays[key]
-        del self.dropped[n_dropped:]
-        return self._drop(value, where)
-
-    def _drop(self, value, where: str):
-        self.dropped.append((where, type(value).__qualname__))
-        return {"dropped": type(value).__qualname__}
+#: Fields whose last ``grid.ndim`` axes are the grid's shape, checked by :func:`load`.
+_GRID_FIELDS = {"StationaryResult": ("p",), "TimeSeriesResult": ("p",),
+                "QuasiStationaryResult": ("p",), "FirstPassageResult": ("tau",)}
 
 
-# ------------------------------------------------------------------------------ decoding
-class _Decoder:
-    """Inverse of :class:`_Encoder`; a malformed tree raises KeyError, TypeError or ValueError."""
-
-    def __init__(self, arrays: dict):
-        self.arrays = arrays
-
-    def decode(self, node):
-        if isinstance(node, list):
-            return [self.decode(v) for v in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            raise ValueError(f"unexpected entry {node!r}")
-        (tag, body), = node.items()
-        if tag == "array":
-            arr = self.arrays[body["member"]]
-            arr.setflags(write=not body["readonly"])
-            return arr
-        if tag == "scalar":
-            return self.arrays[body][()]
-        if tag == "complex":
-            return complex(*body)
-        if tag == "tuple":
-            return tuple(self.decode(v) for v in body)
-        if tag == "dict":
-            return {self.decode(k): self.decode(v) for k, v in body}
-        if tag == "grid":
-            return CartesianGrid(body["bounds"], body["shape"], boundary=body["boundary"])
-        if tag == "dataclass":
-            cls = _import_class(body["module"], body["name"])
-            return cls(**{k: self.decode(v) for k, v in body["fields"].items()})
-        if tag == "dropped":
-            return None
-        raise ValueError(f"unknown entry type {tag!r}")
+def _check_grid_shapes(result, path) -> None:
+    """Raise :class:`FpsolveError` naming file and field when a grid-valued array does not have
+    the shape of the stored grid (a swapped or truncated member)."""
+    grid = getattr(result, "grid", None)
+    for name in _GRID_FIELDS.get(type(result).__name__, ()) if grid is not None else ():
+        arr = getattr(result, name, None)
+        if arr is not None and np.shape(arr)[-grid.ndim:] != grid.shape:
+            raise FpsolveError(f"path: {str(path)!r}: field {name!r} has shape {np.shape(arr)}; "
+                               f"expected {grid.shape} on its grid (last axes)")
 
 
 # ------------------------------------------------------------------------------ files
@@ -338,10 +253,12 @@ def _read(path: Path) -> tuple[dict, dict]:
     not_ours = f"path: {str(path)!r} is not an fpsolve result file"
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            arrays = {k: _member(data, k, path) for k in data.files}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FpsolveError):
+            raise
         # TypeError: a .npy file loads as a bare array, which is no archive
         raise FpsolveError(f"{not_ours} ({type(exc).__name__}: {exc})") from exc
     try:
@@ -351,6 +268,16 @@ def _read(path: Path) -> tuple[dict, dict]:
     if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
         raise FpsolveError(f"{not_ours} (no fpsolve header; another .npz?)")
     return header, arrays
+
+
+def _member(data, key: str, path: Path) -> np.ndarray:
+    """Member ``key`` of an open archive; a damaged member (``zlib.error``, CRC mismatch,
+    truncated data) raises :class:`FpsolveError` naming the file and the member."""
+    try:
+        return data[key]
+    except Exception as exc:  # zlib.error is no OSError/ValueError; any failure is damage
+        raise FpsolveError(f"path: {str(path)!r}: member {key!r} is damaged "
+                           f"({type(exc).__name__}: {exc})") from exc
 
 
 def _result_class(header: dict, path: Path):
@@ -370,20 +297,6 @@ def _result_class(header: dict, path: Path):
                            f"{key[0]}.{key[1]}; known: "
                            + ", ".join(f"{m}.{n}" for m, n in RESULT_CLASSES))
     return _import_class(*key)
-
-
-def _import_class(module: str, name: str):
-    """The dataclass ``module.name``, which must be defined in fpsolve (else ValueError)."""
-    if not (isinstance(module, str) and module.startswith("fpsolve.")):
-        raise ValueError(f"class {module}.{name} is not an fpsolve class")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise ValueError(f"this fpsolve has no class {module}.{name}") from exc
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise ValueError(f"{module}.{name} is not a dataclass")
-    return cls
-
 
 def _default(f: dataclasses.Field):
     """Default of field ``f``, or None when it has none."""

@@ -295,5 +295,46 @@ def test_field_missing_from_an_older_file_takes_its_default(tmp_path, stationary
     assert io.load(path).message == ""
 
 
+def _member_of(path, field):
+    """The archive member holding the array of header field ``field``."""
+    with np.load(path) as data:
+        return json.loads(str(data["__fpsolve_result__"]))["fields"][field]["array"]["member"]
+
+
+def test_corrupted_member_names_file_and_member(tmp_path, stationary):
+    # Issue 13 item 7: flipping bytes inside a compressed member raised a bare zlib.error.
+    import zipfile
+    path = io.save(tmp_path / "r", stationary)
+    member = _member_of(path, "p")
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member + ".npy")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for k in range(start + 20, start + 60):               # inside the deflate stream
+        raw[k] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FpsolveError, match=f"^path: .*r.npz.*member '{member}'"):
+        io.load(path)
+
+
+@pytest.mark.parametrize("record_shape", [True, False], ids=["header-shape", "older-file"])
+def test_swapped_member_of_the_wrong_shape_is_refused(tmp_path, stationary, record_shape):
+    # Issue 13 item 7: a 3x3 array in place of p loaded beside a 16x16 grid.  Files written now
+    # record each member's shape; older files (no shape) are checked against the grid.
+    path = io.save(tmp_path / "r", stationary)
+    member = _member_of(path, "p")
+    with np.load(path) as data:
+        members = {k: data[k] for k in data.files}
+    members[member] = np.ones((3, 3))
+    header = json.loads(str(members["__fpsolve_result__"]))
+    if not record_shape:
+        header["fields"]["p"]["array"].pop("shape")
+    members["__fpsolve_result__"] = np.array(json.dumps(header))
+    np.savez_compressed(path, **members)
+    match = "header records" if record_shape else "expected \\(16, 16\\) on its grid"
+    with pytest.raises(FpsolveError, match=f"^path: .*'(p|{member})'.*{match}"):
+        io.load(path)
+
+
 def test_errors_are_value_errors():
     assert issubclass(FpsolveError, ValueError)
