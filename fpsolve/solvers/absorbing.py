@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import BoundaryError, ConvergenceWarning, SolverError
 from ..results import FirstPassageResult, QuasiStationaryResult
+from .options import check_maxiter, check_operator, check_tol
 from .multigrid import multilevel_solve
 from .spectrum import eigenpairs_near
 from .pinned import accepted as _accepted, lu_solve, solve_by_method
@@ -59,7 +60,7 @@ def solve_quasi_stationary(op) -> QuasiStationaryResult:
     >>> round(res.decay_rate, 3), round(float(np.pi ** 2), 3)
     (9.87, 9.87)
     """
-    _require_absorbing(op, "solve_quasi_stationary")
+    _require_absorbing(check_operator(op), "solve_quasi_stationary")
     G = op.matrix()
     vals, vecs, solver = eigenpairs_near(G, 1, 0.0)
     i = int(np.argmax(vals.real))
@@ -133,7 +134,8 @@ def mean_first_passage_time(op, *, method: str = "auto", tol: float = 1e-10,
     >>> bool(np.abs(res.tau - x * (1 - x)).max() < 1e-4)
     True
     """
-    _require_absorbing(op, "mean_first_passage_time")
+    _require_absorbing(check_operator(op), "mean_first_passage_time")
+    tol, maxiter = check_tol(tol), check_maxiter(maxiter)
     G = op.matrix()
     A, b = -G.T.tocsr(), np.ones(G.shape[0])
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..errors import SolverError
+from ..errors import PositivityWarning, SolverError
 from ..results import TimeSeriesResult
+from .options import check_operator
 
 __all__ = ["evolve", "ORDERS", "check_density"]
 
 #: Temporal order of accuracy of each method (``inf``: exact in time for the semi-discrete
 #: system, up to the tolerance of ``expm_multiply``).
-ORDERS = {"implicit_euler": 1, "crank_nicolson": 2, "tr_bdf2": 2, "expm": math.inf}
+ORDERS = {"auto": 2, "implicit_euler": 1, "crank_nicolson": 2, "tr_bdf2": 2, "expm": math.inf}
+
+#: Negative densities beyond this fraction of ``max |p|`` are not round-off: ``"auto"`` redoes
+#: such a TR-BDF2 step by implicit Euler, the other methods warn (solves err ~1e-15 relative).
+NEGATIVE_RTOL = 1e-12
 
 #: Default number of steps over ``[0, times[-1]]`` when neither ``dt`` nor ``n_steps`` is given.
 DEFAULT_STEPS = 100
@@ -30,7 +36,7 @@ _BDF2_C = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
 _STEP_RTOL = 1e-12
 
 
-def evolve(op, p0, times, *, method: str = "tr_bdf2", dt: float | None = None,
+def evolve(op, p0, times, *, method: str = "auto", dt: float | None = None,
            n_steps: int | None = None) -> TimeSeriesResult:
     """Densities ``p(t)`` at the requested ``times``, starting from ``p0`` at ``t = 0``.
 
@@ -42,8 +48,13 @@ def evolve(op, p0, times, *, method: str = "tr_bdf2", dt: float | None = None,
         Initial density at ``t = 0``: finite and non-negative.  It is not renormalized.
     times : array_like, shape (m,)
         Output times: finite, non-negative, non-decreasing; the first may be 0.
-    method : {"tr_bdf2", "crank_nicolson", "implicit_euler", "expm"}, keyword-only
-        Time integrator; :data:`ORDERS` gives the temporal order of each.
+    method : {"auto", "tr_bdf2", "crank_nicolson", "implicit_euler", "expm"}, keyword-only
+        Time integrator; :data:`ORDERS` gives the temporal order of each.  ``"auto"`` (default)
+        takes TR-BDF2 steps and redoes any step whose density goes negative beyond round-off
+        (``NEGATIVE_RTOL``) by implicit Euler, which keeps ``p >= 0`` exactly: second order
+        where the data are resolved, positive always; the message counts the redone steps.
+        The other methods warn (:class:`~fpsolve.errors.PositivityWarning`) when an output
+        density is negative beyond round-off.
     dt : float, optional, keyword-only
         Largest step.  Each interval between output times is split into the fewest equal steps
         no longer than ``dt``, so steps land exactly on the requested times.
@@ -106,7 +117,7 @@ def evolve(op, p0, times, *, method: str = "tr_bdf2", dt: float | None = None,
     """
     if method not in ORDERS:
         raise SolverError(f"method: unknown name {method!r}; expected one of {tuple(ORDERS)}")
-    p = check_density(op.grid, p0, "p0")
+    p = check_density(check_operator(op).grid, p0, "p0")
     t = _check_times(times)
     h0 = _nominal_step(t, dt, n_steps)
     G = op.matrix()
@@ -120,8 +131,19 @@ def evolve(op, p0, times, *, method: str = "tr_bdf2", dt: float | None = None,
             t_prev = t_next
         steps = stepper.n_steps
         msg = f"{method}: {steps} steps, {len(stepper.factors)} factorizations"
+        if method == "auto":
+            msg += f", {stepper.n_fallback} redone by implicit Euler (TR-BDF2 went negative)"
+    _warn_negative(out, method)
     return TimeSeriesResult(times=t, p=out.reshape((len(t),) + op.grid.shape), grid=op.grid,
                             operator=op, method=method, n_steps=steps, message=msg)
+
+
+def _warn_negative(out: np.ndarray, method: str) -> None:
+    low, scale = float(out.min()), float(np.abs(out).max())
+    if low < -NEGATIVE_RTOL * scale:
+        warnings.warn(f"evolve: {method} produced a negative density (min {low:.3g}, max |p| "
+                      f"{scale:.3g}); use a smaller dt, method='auto' or 'implicit_euler'",
+                      PositivityWarning, stacklevel=3)
 
 
 def _expm_series(G, p: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -202,10 +224,11 @@ class _Stepper:
     def __init__(self, G, method: str):
         self.G = G.tocsr()
         self.method = method
-        self.n_steps = 0
-        self.factors: list[tuple[float, object]] = []
+        self.n_steps = self.n_fallback = 0
+        self.factors: list[tuple[float, float, object]] = []
         # Coefficient c of the implicit matrix I - c h G.
-        self.c = {"implicit_euler": 1.0, "crank_nicolson": 0.5, "tr_bdf2": GAMMA / 2}.get(method)
+        self.c = {"implicit_euler": 1.0, "crank_nicolson": 0.5, "tr_bdf2": GAMMA / 2,
+                  "auto": GAMMA / 2}.get(method)
 
     def advance(self, p: np.ndarray, length: float, h0: float) -> np.ndarray:
         if length <= 0:
@@ -219,15 +242,25 @@ class _Stepper:
         self.n_steps += m
         return p
 
-    def _factor(self, h: float):
-        for h_c, lu in self.factors:
-            if abs(h - h_c) <= _STEP_RTOL * h_c:
+    def _factor(self, h: float, c: float | None = None):
+        c = self.c if c is None else c
+        for c_c, h_c, lu in self.factors:
+            if c_c == c and abs(h - h_c) <= _STEP_RTOL * h_c:
                 return h_c, lu
         n = self.G.shape[0]
-        A = (sp.identity(n, format="csc") - (self.c * h) * self.G).tocsc()
+        A = (sp.identity(n, format="csc") - (c * h) * self.G).tocsc()
         lu = spla.splu(A)
-        self.factors.append((h, lu))
+        self.factors.append((c, h, lu))
         return h, lu
+
+    def _auto(self, p, h, lu):
+        # TR-BDF2, or implicit Euler (exactly positive for an M-matrix G) when the TR-BDF2
+        # step leaves negative values beyond round-off.
+        q = self._tr_bdf2(p, h, lu)
+        if q.min() >= -NEGATIVE_RTOL * np.abs(q).max():
+            return q
+        self.n_fallback += 1
+        return self._implicit_euler(p, h, self._factor(h, 1.0)[1])
 
     def _implicit_euler(self, p, h, lu):
         # Direct form: with an M-matrix A(1) the diagonal pivots SuperLU takes keep the sign

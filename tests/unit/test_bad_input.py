@@ -258,3 +258,56 @@ def test_probability_current_wrong_p_shape(op):
     with pytest.raises(SolverError, match=r"^p: expected shape") as exc:
         fp.probability_current(res, np.ones(25))
     check_error(exc, SolverError)
+
+
+# --------------------------------------------------------------------------- solver options
+ABSORBING = fp.CartesianGrid([(0.0, 1.0)], 20, boundary="absorbing")
+
+
+def _absorbing_op():
+    return fp.FokkerPlanckOperator(ABSORBING, fp.FokkerPlanckModel(lambda x: 0 * x, 0.5))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"tol": -1.0}, "tol"), ({"tol": float("nan")}, "tol"), ({"tol": 0.0}, "tol"),
+    ({"tol": "1e-8"}, "tol"), ({"maxiter": -5}, "maxiter"), ({"maxiter": 2.5}, "maxiter"),
+    ({"maxiter": True}, "maxiter"),
+])
+def test_first_passage_options_are_checked(kwargs, name):
+    # Issue 13 item 8: tol = -1 / NaN and maxiter = -5 were accepted (NaN reported "not
+    # converged at residual 1e-16").
+    with pytest.raises(SolverError, match=f"^{name}:") as exc:
+        fp.mean_first_passage_time(_absorbing_op(), **kwargs)
+    check_error(exc, SolverError)
+
+
+@pytest.mark.parametrize("call", [
+    lambda g, m: fp.evolve(g, np.ones(20), [0.1]),
+    lambda g, m: fp.mean_first_passage_time(g),
+    lambda g, m: fp.solve_quasi_stationary(m),
+])
+def test_a_grid_or_model_in_place_of_the_operator_is_named(call):
+    # Issue 13 item 8: gave an AttributeError naming neither.
+    model = fp.FokkerPlanckModel(lambda x: -x)
+    with pytest.raises(SolverError, match=r"^op: expected a FokkerPlanckOperator .* got "
+                                          r"(CartesianGrid|FokkerPlanckModel)"):
+        call(ABSORBING, model)
+
+
+def test_shared_option_checkers_accept_good_values():
+    from fpsolve.solvers.options import check_maxiter, check_tol
+    assert check_tol(1e-10) == 1e-10 and check_tol(np.float32(0.5)) == 0.5
+    assert check_maxiter(np.int64(7)) == 7
+
+
+def test_a_grid_too_large_for_memory_fails_fast_with_the_figure():
+    # Issue 13 item 8: a 1e9-cell grid was allocated blindly.  The check runs on the grid
+    # alone (nothing allocated); 'available' pins the machine's memory for a deterministic test.
+    from fpsolve.grids.memory import bytes_per_cell, check_memory
+    huge = fp.CartesianGrid([(0.0, 1.0)] * 3, (1000, 1000, 1000))
+    with pytest.raises(GridError, match=r"^grid: 1e\+09 cells need about 688 GB .* 16 GB") as e:
+        check_memory(huge, available=16 * 10**9)
+    check_error(e, GridError)
+    assert check_memory(GRID, available=16 * 10**9) == 25 * bytes_per_cell(2)
+    with pytest.raises(GridError, match="^grid: .* cells need about"):
+        check_memory(huge)                      # the real machine: far below 688 GB
