@@ -5,7 +5,7 @@ Every problem has an exact stationary density; the error is ``sum |p - p_exact| 
 production rate is Schnakenberg's bond sum (``fp.entropy_production_rate``), compared with the
 exact value (relative error; absolute where the exact value is 0).  Schemes: ``sg``, ``split``,
 ``sqra`` (one solve each) and ``fitted`` (SG solve, then self-consistent density refits with
-``fpsolve.operators.refit_to_density``; the number of refits is printed).  Times are end to end
+``fp.solve_stationary`` refits "fitted" rates itself; the number of refits is printed).  Times are end to end
 (operator build, solves, refits) after a warm-up, on this machine.
 
     python benchmarks/bench_schemes.py [--problems hipe rot ...] [--scale 1.0]
@@ -138,9 +138,8 @@ def run(grid, model, exact, epr_exact, scheme):
     """``(L1 error, EPR error, seconds, refits)`` of one scheme on one problem."""
     t0 = time.perf_counter()
     op = fp.FokkerPlanckOperator(grid, model, scheme=scheme)
-    res = fp.solve_stationary(op)
-    if op.needs_refit:
-        op, res = refit_to_density(op, fp.solve_stationary, res)
+    res = fp.solve_stationary(op)          # refits "fitted" rates itself
+    op = res.operator
     seconds = time.perf_counter() - t0
     ref = exact(grid.cell_centers())
     ref = ref / (ref.sum() * grid.cell_volume)

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 import fpsolve as fp
-from fpsolve.solvers.stationary import _pin_cell, pinned_system, relative_residual
+from fpsolve.solvers.pinned import _pin_cell, pinned_system, relative_residual
 
 from _common import A_OU, D_OU, peak_rss_gb, timer, warm_up
 

@@ -9,6 +9,7 @@ Setting the environment variable ``NUMBA_DISABLE_JIT=1`` runs every kernel as pl
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import contextmanager
 
 import numba
@@ -18,7 +19,7 @@ from numba import prange
 from .errors import FpsolveError
 
 __all__ = ["jit_serial", "jit_inline", "jit_parallel", "prange", "set_num_threads", "get_num_threads",
-           "threads_for",
+           "threads_for", "one_blas_thread",
            "seed_sequence", "derive_key", "philox4x32", "philox4x32_lanes"]
 
 
@@ -65,6 +66,17 @@ def threads_for(n_items: int):
         yield
     finally:
         numba.set_num_threads(before)
+
+
+def one_blas_thread():
+    """Context manager keeping BLAS on one thread: small dense products next to numba's threads
+    on a loaded machine spin in a multi-threaded BLAS (measured 5-100x slower); a no-op when
+    threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def seed_sequence(rng) -> np.random.SeedSequence:

@@ -18,12 +18,12 @@ Derivations on docs/sgworld.md; the public names are also importable from
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 
+from .._numba import one_blas_thread
 from ..errors import FpsolveError, ModelError
 from . import _kernels_samplers as _ks
 from .samplers import RECORDS, _batch, _step_size, as_sampler
@@ -169,20 +169,9 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
     >>> bool(sgld.cov[0, 0] > ula.cov[0, 0] > post.cov[0, 0])
     True
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _stationary_moments(as_sampler(sampler), model, data, eta, batch_size, record,
                                    n_perm, n_groups, rng, control_variates, w_star)
-
-
-def _one_blas_thread():
-    """BLAS on one thread while the moments are computed: the dense systems are small
-    (``d^2 x d^2``), and next to numba's threads on a loaded machine a multi-threaded BLAS
-    spins (measured 5-100 x slower); threadpoolctl is optional."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def _stationary_moments(s, model, data, eta, batch_size, record, n_perm, n_groups, rng,

@@ -121,8 +121,9 @@ def refit_to_density(op, solve, result=None, *, max_refits: int = 4, rtol: float
     ----------
     op : FokkerPlanckOperator
     solve : callable
-        ``solve(op)`` returns a result with the stationary density as ``.p`` (normalized,
-        ``sum(p) * cell_volume = 1``), e.g. the inner stationary solve.
+        ``solve(op, previous)`` returns a result with the stationary density of ``op`` as ``.p``
+        (normalized, ``sum(p) * cell_volume = 1``); ``previous`` is the result of the operator
+        before the refit (a start for iterative solves).
     result : result of ``solve(op)``, optional
         The solve of ``op`` itself when already done (saves one solve).
     max_refits : int
@@ -138,11 +139,11 @@ def refit_to_density(op, solve, result=None, *, max_refits: int = 4, rtol: float
         The last refitted operator and its solve.
     """
     if result is None:
-        result = solve(op)
+        result = solve(op, None)
     first = None
     for _ in range(max_refits):
         op_new = op.refitted(result.p)
-        new = solve(op_new)
+        new = solve(op_new, result)
         change = float(np.abs(np.asarray(new.p) - np.asarray(result.p)).sum()
                        * op.grid.cell_volume)
         op, result = op_new, new

@@ -102,24 +102,62 @@ def box_boundary(shape, lo, hi, indptr, indices, mark, tag, out):
     return m
 
 
+#: Pivots eliminated per panel of the blocked elimination; fronts smaller than BLOCKED_FRONT
+#: are eliminated one pivot at a time.
+PANEL = 48
+BLOCKED_FRONT = 160
+
+
 @jit_serial
 def gth_eliminate(F, m, s):
     """Eliminate the first ``m`` states of the dense rate block ``F`` (``F[i, j]`` = rate
     ``i -> j``) in place; ``s[k]`` receives the pivot, the total rate out of ``k`` to the states
-    not yet eliminated.  Diagonal entries receive garbage and are never read."""
+    not yet eliminated.  Diagonal entries receive garbage and are never read.
+
+    Large fronts go by panels of ``PANEL`` pivots: inside a panel the pivot rows are updated in
+    full and the rows below only in the panel's columns; the rest of the trailing block then
+    receives all the panel's updates at once as one matrix product (BLAS).  The sums are the
+    same non-negative terms as one pivot at a time, grouped differently.
+    """
     f = F.shape[0]
-    for k in range(m):
-        total = 0.0
-        for j in range(k + 1, f):
-            total += F[k, j]
-        s[k] = total
-        if total <= 0.0:
-            continue
-        for i in range(k + 1, f):
-            a = F[i, k] / total
-            if a != 0.0:
-                for j in range(k + 1, f):
-                    F[i, j] += a * F[k, j]
+    step = PANEL if f >= BLOCKED_FRONT else m
+    for k0 in range(0, m, step):
+        k1 = min(m, k0 + step)
+        last = k1 if f >= BLOCKED_FRONT else f
+        for k in range(k0, k1):
+            total = 0.0
+            for j in range(k + 1, f):
+                total += F[k, j]
+            s[k] = total
+            if total > 0.0:
+                _rank_one(F, k, total, k1, f)
+                _rank_one_columns(F, k, total, k1, last)
+        if last < f:
+            M = np.empty((f - k1, k1 - k0))
+            for i in range(k1, f):
+                for c in range(k0, k1):
+                    M[i - k1, c - k0] = F[i, c] / s[c] if s[c] > 0.0 else 0.0
+            F[k1:, k1:] += np.dot(M, np.ascontiguousarray(F[k0:k1, k1:]))
+
+
+@jit_serial
+def _rank_one(F, k, total, k1, f):
+    """Full-row update of the panel rows ``k < i < k1`` by pivot ``k``."""
+    for i in range(k + 1, k1):
+        a = F[i, k] / total
+        if a != 0.0:
+            for j in range(k + 1, f):
+                F[i, j] += a * F[k, j]
+
+
+@jit_serial
+def _rank_one_columns(F, k, total, k1, last):
+    """Update of the rows ``i >= k1`` by pivot ``k``, in columns ``k < j < last`` only."""
+    for i in range(k1, F.shape[0]):
+        a = F[i, k] / total
+        if a != 0.0:
+            for j in range(k + 1, last):
+                F[i, j] += a * F[k, j]
 
 
 @jit_serial

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._numba import one_blas_thread
 from ..errors import SolverError
 from . import _kernels
 
@@ -109,11 +110,12 @@ def _factor_and_solve(off, front_ptr, front_idx, npiv, parent):
     outgoing, incoming = off.tocsc(), off.tocsr()
     s = np.zeros(n)
     L, C = np.empty(L_ptr[-1]), np.empty(C_ptr[-1])
-    zero = _kernels.gth_factor(
-        front_ptr, front_idx, npiv, child_ptr.astype(np.int64), order.astype(np.int64),
-        outgoing.indptr.astype(np.int64), outgoing.indices.astype(np.int64), outgoing.data,
-        incoming.indptr.astype(np.int64), incoming.indices.astype(np.int64), incoming.data,
-        L_ptr, L, C_ptr, C, s, np.full(n, -1, np.int64))
+    with one_blas_thread():
+        zero = _kernels.gth_factor(
+            front_ptr, front_idx, npiv, child_ptr.astype(np.int64), order.astype(np.int64),
+            outgoing.indptr.astype(np.int64), outgoing.indices.astype(np.int64), outgoing.data,
+            incoming.indptr.astype(np.int64), incoming.indices.astype(np.int64), incoming.data,
+            L_ptr, L, C_ptr, C, s, np.full(n, -1, np.int64))
     if zero > 1:
         raise SolverError(f"method='gth': {zero - 1} states have no rate out to the states not "
                           "yet eliminated: the generator is reducible (disconnected cells or "

@@ -203,7 +203,7 @@ def coarse_guess(op):
 
 def coarse_operator(op, grid):
     """The operator of ``op``'s model on another ``grid`` (same discretization options)."""
-    return type(op)(grid, op.model, warn_positivity=False)
+    return type(op)(grid, op.model, warn_positivity=False, scheme=op.scheme)
 
 
 def _interpolate_axis(p: np.ndarray, axis: int, n: int, periodic: bool) -> np.ndarray:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import BoundaryError, ConvergenceWarning, SolverError
+from ..operators.schemes import refit_to_density
 from ..results import StationaryResult
 from .conditioning import METASTABLE_KAPPA, plane_conductance
 from .pinned import (accepted, coarse_guess, gth_density, relative_residual, solve_multilevel,
@@ -26,6 +28,13 @@ GTH_LIMIT = {1: 10**7, 2: 45_000, 3: 10_000}
 #: (metastability) or multigrid fails, up to this many cells.
 GTH_FALLBACK_LIMIT = {1: 10**7, 2: 400_000, 3: 30_000}
 METHODS = ("auto", "gth", "direct", "multigrid", "amg")
+#: The linear solve each refit of a "fitted" operator repeats, by the method that ran first.
+_REFIT_METHOD = {"gth": "gth", "gth (metastable)": "gth", "multigrid -> gth": "gth",
+                 "direct": "direct", "multigrid": "multigrid", "amg": "amg",
+                 "multigrid -> amg": "amg"}
+#: Refits of a "fitted" operator stop when one changes the density by at most this fraction of
+#: the first refit's change (the fixed-point iteration contracts geometrically).
+REFIT_RTOL = 1e-3
 #: The floor of a normwise answer is FLOOR_SAFETY x residual x condition estimate (relative to
 #: the largest entry): the residual bounds the error only up to the norm of the inverse, which
 #: the condition estimate approximates to within a modest factor.
@@ -91,8 +100,18 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
             "fp.solve_quasi_stationary(op) for the long-lived density and decay rate, or "
             "fp.mean_first_passage_time(op) for exit times")
     check_solver_options(method, tol, maxiter)
-    q, its, info, method = _solve(op, method, tol, maxiter)
-    return _finish(op, q, its, info, method, tol)
+    res = _finish(op, *_solve(op, method, tol, maxiter), tol)
+    if not (op.needs_refit and res.converged):
+        return res
+    # "fitted" rates: refit to the density and solve again with the method that ran, the
+    # iterative ones started from the previous density.
+    method = _REFIT_METHOD[res.method]
+    op, fitted = refit_to_density(
+        op, lambda o, prev: _finish(o, *_solve(o, method, tol, maxiter, start=prev.p), tol), res,
+        rtol=REFIT_RTOL)
+    return replace(fitted, method=res.method,
+                   message=f"{fitted.message}; rates fitted to the density "
+                           f"({fitted.operator.refits} refits)")
 
 
 def check_solver_options(method, tol, maxiter) -> None:
@@ -107,14 +126,19 @@ def check_solver_options(method, tol, maxiter) -> None:
         raise SolverError(f"maxiter: expected a positive integer, got {maxiter!r}")
 
 
-def _solve(op, method, tol, maxiter):
-    """``(q, iterations, info, method)`` of the method chosen (see :func:`solve_stationary`)."""
+def _solve(op, method, tol, maxiter, start=None):
+    """``(q, iterations, info, method)`` of the method chosen (see :func:`solve_stationary`);
+    ``start``, a density of a nearby operator, pins and starts the iterative methods."""
     n, d = op.grid.size, op.grid.ndim
     if method == "gth" or (method == "auto" and n <= GTH_LIMIT.get(d, 10**4)):
         return gth_density(op), 0, 0, "gth"
     if method == "direct":
         return solve_pinned_lu(op), 0, 0, "direct"
-    pin, guess, coarse = coarse_guess(op)
+    if start is None:
+        pin, guess, coarse = coarse_guess(op)
+    else:
+        guess, coarse = np.ravel(start), None
+        pin = int(np.argmax(guess))
     affordable = n <= GTH_FALLBACK_LIMIT.get(d, 10**4)
     if method == "auto" and affordable and coarse is not None \
             and coarse["kappa"] > METASTABLE_KAPPA:

@@ -53,7 +53,7 @@ def errors(problem, scheme):
         op = fp.FokkerPlanckOperator(grid, model, scheme=scheme)
         res = direct(op)
         if op.needs_refit:
-            op, res = refit_to_density(op, direct, res)
+            op, res = refit_to_density(op, lambda o, _: direct(o), res)
         h.append(grid.spacing[0])
         err.append(np.abs(res.p - exact).sum() * grid.cell_volume)
     return np.array(h), np.array(err)

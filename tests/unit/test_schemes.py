@@ -44,7 +44,7 @@ def build(grid, model, variant):
     if variant != "refit":
         return fp.FokkerPlanckOperator(grid, model, scheme=variant)
     op = fp.FokkerPlanckOperator(grid, model, scheme="fitted")
-    return refit_to_density(op, direct, max_refits=2, rtol=0.0)[0]
+    return refit_to_density(op, lambda o, _: direct(o), max_refits=2, rtol=0.0)[0]
 
 
 def nonequilibrium(d):
