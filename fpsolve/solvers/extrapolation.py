@@ -149,16 +149,25 @@ class _Level:
 
 def solve_level(op, grid, solve, p=None) -> _Level:
     """Solve the model of ``op`` on ``grid`` (``op`` itself when ``grid`` is ``op.grid``) and
-    evaluate its cell current and entropy production rate from the operator's bond fluxes."""
+    evaluate its cell current and entropy production rate from the operator's bond fluxes.
+
+    ``solve(op)`` returns the density or a result with ``.p`` and ``.operator``; the latter
+    when the solve refits the rates (scheme ``"fitted"``), so that the current is the flux of
+    the rates the density belongs to.
+    """
     # analysis holds the one current and the one Schnakenberg sum of the bond fluxes; it sits
     # above solvers, so it is imported here, at call time (see docs/theory.md, "Error estimates").
     from ..analysis import entropy_production_rate, probability_current
     from ..operators import FokkerPlanckOperator
 
     if grid is not op.grid:
-        op = FokkerPlanckOperator(grid, op.model, warn_positivity=False)
+        scheme = {"scheme": op.scheme} if hasattr(op, "scheme") else {}
+        op = FokkerPlanckOperator(grid, op.model, warn_positivity=False, **scheme)
     if p is None:
-        p = np.asarray(solve(op), dtype=float).reshape(grid.shape)
+        out = solve(op)
+        op = getattr(out, "operator", None) or op
+        p = getattr(out, "p", out)
+    p = np.asarray(p, dtype=float).reshape(grid.shape)
     res = StationaryResult(p=p, grid=grid, operator=op, residual=0.0, converged=True)
     epr = entropy_production_rate(res) if np.all(p >= 0) else float("nan")
     return _Level(grid, p, probability_current(res).cells, float(epr))
@@ -171,11 +180,13 @@ def extrapolate_stationary(op, p=None, *, solve=None, ratio: int = 2) -> Extrapo
     ----------
     op : FokkerPlanckOperator
         The fine-grid operator; its shape must be divisible by ``ratio`` (and by ``ratio^2``
-        for the error estimate).
+        for the error estimate).  With ``p`` given, the operator ``p`` was solved with (for the
+        ``"fitted"`` scheme the refitted ``result.operator``).
     p : ndarray, shape op.grid.shape, optional
         The fine-grid stationary density when already solved.
-    solve : callable ``op -> p``, optional, keyword-only
-        The stationary solve used on every grid (default ``solve_stationary(op).p``).
+    solve : callable, optional, keyword-only
+        ``solve(op)`` returns the stationary result (or density) of ``op``; used on every grid
+        (default :func:`~fpsolve.solvers.stationary.solve_stationary`).
     ratio : int, default 2, keyword-only
         Coarsening factor between the grids.
 
@@ -227,9 +238,9 @@ def extrapolate_stationary(op, p=None, *, solve=None, ratio: int = 2) -> Extrapo
                               shapes=tuple(lv.grid.shape for lv in levels))
 
 
-def _default_solve(op) -> np.ndarray:
+def _default_solve(op):
     from .stationary import solve_stationary
-    return solve_stationary(op).p
+    return solve_stationary(op)
 
 
 def _combine(fine: _Level, coarse: _Level, ratio: int):

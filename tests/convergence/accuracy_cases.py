@@ -51,8 +51,9 @@ class Case:
     def grid(self, shape):
         return fp.CartesianGrid(self.bounds, shape, boundary=self.boundary)
 
-    def operator(self, shape):
-        return fp.FokkerPlanckOperator(self.grid(shape), self.model)
+    def operator(self, shape, **options):
+        """The operator on ``shape`` cells (``options`` such as ``scheme`` passed on)."""
+        return fp.FokkerPlanckOperator(self.grid(shape), self.model, **options)
 
     def density_error(self, grid, p) -> float:
         return l1(grid, p - self.density(grid.cell_centers()))
