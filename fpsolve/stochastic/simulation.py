@@ -81,8 +81,8 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     ------
     SolverError
         Invalid arguments (named), a non-finite position during the run (reduce ``dt``), or
-        ``dt`` at or beyond the explicit stability bound ``2 |Re l| / |l|^2`` of the drift
-        Jacobian's eigenvalues ``l`` (:mod:`fpsolve.stochastic.stiffness`; an
+        ``dt`` at or beyond the explicit stability bound ``2 / max |l|`` over the drift
+        Jacobian's eigenvalues ``l`` with ``Re l < 0`` (:mod:`fpsolve.stochastic.stiffness`; an
         :class:`~fpsolve.errors.FpsolveWarning` from half the bound on).
     DiffusionError
         The interpolated noise factor is not positive definite at a visited point (the
