@@ -51,8 +51,6 @@ class ErrorReport:
         Shapes of the grids compared, finest first.
     message : str
         One-line summary (the warning text when ``pre_asymptotic``).
-    conditioning : dict or None
-        Metastability / conditioning diagnostic of the linear solve (filled by the solver).
     """
 
     density_l1: float
@@ -71,7 +69,6 @@ class ErrorReport:
     suggested_spacing: tuple | None = None
     shapes: tuple = ()
     message: str = ""
-    conditioning: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,7 @@ class StationaryResult:
     method : str
     message : str
     error : ErrorReport or None
-        Estimated discretization error, Peclet number and conditioning diagnostic
+        Estimated discretization error and Peclet number
         (:func:`fpsolve.solvers.accuracy.estimate_error`); ``None`` when not computed.
     conditioning : dict or None
         Metastability and round-off diagnostic of the linear solve: ``kappa`` (condition

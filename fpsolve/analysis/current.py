@@ -69,7 +69,9 @@ def result_operator(result):
         raise SolverError(
             "result: has no operator (a result loaded from a file does not store the operator "
             "and its model); rebuild it with dataclasses.replace(result, "
-            "operator=fp.FokkerPlanckOperator(result.grid, model))")
+            "operator=fp.FokkerPlanckOperator(result.grid, model, scheme=...)), and for the "
+            "'fitted' scheme refit it to the density with .refitted(result.p) (same rates to "
+            "the refit tolerance)")
     return op
 
 

@@ -8,7 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._numba import threads_for
-from ..errors import ModelError
+from ..grids import CartesianGrid
+from ..grids.memory import check_memory
+from ..errors import GridError, ModelError
 from . import _kernels
 from .bonds import BondSet, build_bonds
 from .schemes import DEFAULT_SCHEME, REFIT_FLOOR, check_scheme, density_fitted_bonds
@@ -55,6 +57,10 @@ class FokkerPlanckOperator:
 
     def __init__(self, grid, model, *, warn_positivity: bool = True,
                  scheme: str = DEFAULT_SCHEME):
+        if not isinstance(grid, CartesianGrid):
+            raise GridError("grid: expected a CartesianGrid as the first argument "
+                            f"(grid, model), got {type(grid).__name__}")
+        check_memory(grid)
         self.grid = grid
         self.model = model
         #: Bond-rate scheme name.

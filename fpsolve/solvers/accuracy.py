@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import AccuracyWarning, SolverError
 from ..results import ErrorReport
-from .extrapolation import (MIN_COARSE_CELLS, SCHEME_ORDER, coarsened, interpolate_cubic,
-                            interpolate_density, solve_level)
+from .extrapolation import (MIN_COARSE_CELLS, SCHEME_ORDER, _default_solve, coarsened,
+                            interpolate_cubic, interpolate_density, solve_level)
 
 __all__ = ["estimate_error", "cell_peclet", "mass_support", "DEFAULT_THRESHOLD",
            "DEFAULT_PECLET_LIMIT"]
@@ -48,10 +48,10 @@ ORDER_MIN, ORDER_MAX = 1.5, float(SCHEME_ORDER)
 _LOG_RANGE = 745.0
 
 
-def estimate_error(op, p, *, solve, threshold: float = DEFAULT_THRESHOLD,
+def estimate_error(op, p, *, solve=None, threshold: float = DEFAULT_THRESHOLD,
                    peclet_limit: float = DEFAULT_PECLET_LIMIT, mass_fraction: float = 0.999,
                    ratio: int = 2, levels: int = 3, warn: bool = True,
-                   conditioning: dict | None = None) -> ErrorReport:
+                   stacklevel: int = 2) -> ErrorReport:
     """Estimate the discretization error of the stationary density ``p`` of ``op``.
 
     Parameters
@@ -61,9 +61,10 @@ def estimate_error(op, p, *, solve, threshold: float = DEFAULT_THRESHOLD,
         refitted ``result.operator``).  Coarser operators get its model and scheme.
     p : ndarray, shape op.grid.shape
         Its normalized stationary density.
-    solve : callable, keyword-only
+    solve : callable, optional, keyword-only
         ``solve(op)`` returns the stationary result (with ``.p`` and ``.operator``) or the
-        density of ``op``; used on the coarser grids (the same method as for ``p``).
+        density of ``op``; used on the coarser grids (the same method as for ``p``).  Default:
+        :func:`~fpsolve.solve_stationary` without its own error report.
     threshold : float, default ``DEFAULT_THRESHOLD``
         Estimated density L1 error above which the grid is reported pre-asymptotic.
     peclet_limit : float, default ``DEFAULT_PECLET_LIMIT``
@@ -73,13 +74,15 @@ def estimate_error(op, p, *, solve, threshold: float = DEFAULT_THRESHOLD,
         The Peclet number is taken over the fewest cells that hold this fraction of the mass.
     ratio : int, default 2
         Coarsening factor between the grids.
-    levels : {2, 3}, default 3
-        Grids compared (3: the order is observed; 2: the declared order 2 is used).  Coarser
-        grids with fewer than ``MIN_COARSE_CELLS`` cells on an axis are not used.
+    levels : {1, 2, 3}, default 3
+        Grids compared (3: the order is observed; 2: the declared order 2 is used; 1: no
+        coarse solve, only the cell Peclet number is judged and the error fields are NaN).
+        Coarser grids with fewer than ``MIN_COARSE_CELLS`` cells on an axis are not used.
     warn : bool, default True
         Issue an :class:`~fpsolve.errors.AccuracyWarning` when pre-asymptotic.
-    conditioning : dict, optional
-        Conditioning / metastability diagnostic of the linear solve, stored as is.
+    stacklevel : int, default 2
+        Passed on to :func:`warnings.warn` for the AccuracyWarning (counted from the caller of
+        ``estimate_error``).
 
     Returns
     -------
@@ -98,12 +101,29 @@ def estimate_error(op, p, *, solve, threshold: float = DEFAULT_THRESHOLD,
     >>> grid = fp.CartesianGrid([(-6, 6)], (200,))
     >>> op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -x - np.sin(3 * x)))
     >>> res = fp.solve_stationary(op)
-    >>> rep = estimate_error(res.operator, res.p, solve=fp.solve_stationary)
+    >>> rep = estimate_error(res.operator, res.p)
     >>> rep.pre_asymptotic, rep.density_l1 < 1e-3
     (False, True)
     """
     _check_arguments(op, p, threshold, peclet_limit, mass_fraction, ratio, levels)
     p = np.asarray(p, dtype=float).reshape(op.grid.shape)
+    solve = _default_solve if solve is None else solve
+    support = mass_support(p, mass_fraction)
+    pe, pe_at = _largest_on(cell_peclet(op), support, op.grid)
+    report = dict(peclet=pe, peclet_at=pe_at, threshold=float(threshold),
+                  mass_fraction=float(mass_fraction), peclet_limit=float(peclet_limit),
+                  **_estimates(op, p, solve, ratio, levels))
+    return _verdict(op.grid, report, warn, stacklevel + 1)
+
+
+def _estimates(op, p, solve, ratio, levels) -> dict:
+    """The error fields of the report from solves on ``levels - 1`` coarser grids (NaN for
+    ``levels = 1``)."""
+    nan = float("nan")
+    if levels == 1:
+        return dict(density_l1=nan, density_max=nan, current_l1=nan, epr=nan,
+                    orders={"density": nan, "current": nan, "epr": nan}, density_cells=None,
+                    density_max_at=(nan,) * op.grid.ndim, shapes=(op.grid.shape,))
     study = [solve_level(op, op.grid, solve, p)]
     grid = op.grid
     for _ in range(levels - 1):
@@ -118,19 +138,12 @@ def estimate_error(op, p, *, solve, threshold: float = DEFAULT_THRESHOLD,
     dens, dens_q = _field_estimate(study, "p")
     cur, cur_q = _field_estimate(study, "current")
     epr, epr_q = _scalar_estimate(study)
-    support = mass_support(p, mass_fraction)
-    pe_cells = cell_peclet(op)
-    pe, pe_at = _largest_on(pe_cells, support, op.grid)
     vol = op.grid.cell_volume
-    report = dict(
-        density_l1=float(np.abs(dens).sum() * vol), density_max=float(np.abs(dens).max()),
-        current_l1=float(np.abs(cur).sum() * vol), epr=epr,
-        orders={"density": dens_q, "current": cur_q, "epr": epr_q}, peclet=pe,
-        peclet_at=pe_at, threshold=float(threshold), density_cells=dens,
-        density_max_at=_center(op.grid, int(np.argmax(np.abs(dens)))),
-        mass_fraction=float(mass_fraction), peclet_limit=float(peclet_limit),
-        shapes=tuple(lv.grid.shape for lv in study), conditioning=conditioning)
-    return _verdict(op.grid, report, warn)
+    return dict(density_l1=float(np.abs(dens).sum() * vol), density_max=float(np.abs(dens).max()),
+                current_l1=float(np.abs(cur).sum() * vol), epr=epr,
+                orders={"density": dens_q, "current": cur_q, "epr": epr_q}, density_cells=dens,
+                density_max_at=_center(op.grid, int(np.argmax(np.abs(dens)))),
+                shapes=tuple(lv.grid.shape for lv in study))
 
 
 def _check_arguments(op, p, threshold, peclet_limit, mass_fraction, ratio, levels) -> None:
@@ -145,8 +158,8 @@ def _check_arguments(op, p, threshold, peclet_limit, mass_fraction, ratio, level
         raise SolverError(f"mass_fraction: expected a value in (0, 1], got {mass_fraction!r}")
     if int(ratio) != ratio or ratio < 2:
         raise SolverError(f"ratio: expected an integer >= 2, got {ratio!r}")
-    if levels not in (2, 3):
-        raise SolverError(f"levels: expected 2 or 3, got {levels!r}")
+    if levels not in (1, 2, 3):
+        raise SolverError(f"levels: expected 1, 2 or 3, got {levels!r}")
 
 
 def _effective_ratio(fine, coarse) -> float:
@@ -248,7 +261,7 @@ def _center(grid, flat_index: int) -> tuple:
     return tuple(float(grid.axis_centers(k)[i]) for k, i in enumerate(idx))
 
 
-def _verdict(grid, report: dict, warn: bool) -> ErrorReport:
+def _verdict(grid, report: dict, warn: bool, stacklevel: int) -> ErrorReport:
     """Decide whether the grid is pre-asymptotic, suggest a spacing, warn, build the report."""
     err, q = report["density_l1"], report["orders"]["density"]
     h = np.asarray(grid.spacing)
@@ -263,18 +276,30 @@ def _verdict(grid, report: dict, warn: bool) -> ErrorReport:
     spacing = tuple(float(s) for s in 0.9 * factor * h) if pre else None
     message = _message(grid, report, too_coarse, too_advective, spacing)
     if pre and warn:
-        warnings.warn(message, AccuracyWarning, stacklevel=3)
+        warnings.warn(message, AccuracyWarning, stacklevel=stacklevel)
     return ErrorReport(pre_asymptotic=pre, suggested_spacing=spacing, message=message, **report)
 
 
 def _message(grid, report, too_coarse, too_advective, spacing) -> str:
-    head = (f"estimated discretization error: density L1 {report['density_l1']:.2g} (max "
+    if not np.isfinite(report["density_l1"]):
+        head = (f"no error estimate (no coarse solves); cell Peclet number "
+                f"{report['peclet']:.3g} at x = {_fmt(report['peclet_at'])} where the mass sits")
+    else:
+        head = _estimate_line(report)
+    if spacing is None:
+        return head
+    return _pre_asymptotic(grid, report, head, too_coarse, too_advective, spacing)
+
+
+def _estimate_line(report) -> str:
+    return (f"estimated discretization error: density L1 {report['density_l1']:.2g} (max "
             f"{report['density_max']:.2g} at x = {_fmt(report['density_max_at'])}), current L1 "
             f"{report['current_l1']:.2g}, entropy production {report['epr']:.2g} (observed "
             f"order {report['orders']['density']:.2f}); cell Peclet number "
             f"{report['peclet']:.3g} at x = {_fmt(report['peclet_at'])} where the mass sits")
-    if spacing is None:
-        return head
+
+
+def _pre_asymptotic(grid, report, head, too_coarse, too_advective, spacing) -> str:
     why = []
     if too_coarse:
         why.append(f"estimated L1 error {report['density_l1']:.2g} > threshold "

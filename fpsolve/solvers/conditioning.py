@@ -16,13 +16,18 @@ import numpy as np
 
 __all__ = ["plane_conductance", "METASTABLE_KAPPA"]
 
+#: Cuts that leave less than this mass on one side are not considered: such a region weighs
+#: nothing in any norm, and the tails of a normwise solution (absolute accuracy ~1e-10 of the
+#: largest entry) would make up a bottleneck there.
+MIN_CUT_MASS = 1e-9
 #: Above this condition estimate (local rate over the smallest plane conductance) normwise
 #: solves lose more than half of the double-precision digits in the well weights.
 METASTABLE_KAPPA = 1e6
 
 
-def plane_conductance(op, p) -> dict:
-    """Smallest conductance over the axis-aligned cuts of the grid, for density ``p``.
+def plane_conductance(op, p, *, min_mass: float = MIN_CUT_MASS) -> dict:
+    """Smallest conductance over the axis-aligned cuts of the grid that leave at least
+    ``min_mass`` of the probability on either side, for density ``p``.
 
     Returns
     -------
@@ -56,7 +61,7 @@ def plane_conductance(op, p) -> dict:
         # Both sides summed from their own end: 1 - below would cancel in a light tail.
         small = np.minimum(np.cumsum(slabs)[:-1], np.cumsum(slabs[::-1])[::-1][1:])
         with np.errstate(divide="ignore", invalid="ignore"):
-            phi = np.where(small > 0, flow / small, np.inf)
+            phi = np.where(small >= min_mass, flow / small, np.inf)
         i = int(np.argmin(phi))
         if phi[i] < best["conductance"]:
             lo, hi = grid.bounds[a]

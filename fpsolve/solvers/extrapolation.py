@@ -240,7 +240,7 @@ def extrapolate_stationary(op, p=None, *, solve=None, ratio: int = 2) -> Extrapo
 
 def _default_solve(op):
     from .stationary import solve_stationary
-    return solve_stationary(op)
+    return solve_stationary(op, error=False)
 
 
 def _combine(fine: _Level, coarse: _Level, ratio: int):
