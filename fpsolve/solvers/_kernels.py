@@ -22,11 +22,12 @@ __all__ = ["dissect", "node_cells", "box_boundary", "fronts", "gth_factor", "gth
 
 
 @jit_serial
-def dissect(shape, periodic, leaf, lo, hi, axis, wrap, parent):
+def dissect(shape, periodic, leaf, center, lo, hi, axis, wrap, parent, split):
     """Nested dissection of the box ``[0, shape)`` (3 axes; pad with 1) in preorder.
 
     Node ``t`` owns box ``[lo[t], hi[t])``; a leaf (``axis[t] = -1``, at most ``leaf`` cells)
-    eliminates the whole box, an inner node the plane ``(lo + hi) // 2`` of ``axis[t]`` and,
+    eliminates the whole box, an inner node the plane ``split[t]`` of ``axis[t]`` (the middle,
+    or for the root the coordinate of the cell ``center`` when it is not on a cut ring) and,
     when the box still spans that periodic axis (``wrap[t] = 1``), the plane ``lo`` as well;
     its children are the two boxes left.  Returns the number of nodes.
     """
@@ -47,6 +48,9 @@ def dissect(shape, periodic, leaf, lo, hi, axis, wrap, parent):
             axis[t], wrap[t] = -1, 0
             continue
         axis[t], wrap[t], mid = a, span[a], (lo[t, a] + hi[t, a]) // 2
+        if t == 0 and center[a] > lo[t, a] - 1 + wrap[t]:
+            mid = center[a]         # the root plane through the (estimated) mode
+        split[t] = mid
         span[a] = 0
         for c_lo, c_hi in ((lo[t, a] + wrap[t], mid), (mid + 1, hi[t, a])):
             if c_hi > c_lo:
@@ -57,7 +61,7 @@ def dissect(shape, periodic, leaf, lo, hi, axis, wrap, parent):
 
 
 @jit_serial
-def node_cells(shape, lo, hi, axis, wrap, out):
+def node_cells(shape, lo, hi, axis, wrap, split, out):
     """Flat (C-order) indices of the cells one node eliminates; returns how many."""
     k = 0
     for i0 in range(lo[0], hi[0]):
@@ -65,7 +69,7 @@ def node_cells(shape, lo, hi, axis, wrap, out):
             for i2 in range(lo[2], hi[2]):
                 if axis >= 0:
                     c = (i0, i1, i2)[axis]
-                    if c != (lo[axis] + hi[axis]) // 2 and not (wrap and c == lo[axis]):
+                    if c != split and not (wrap and c == lo[axis]):
                         continue
                 out[k] = (i0 * shape[1] + i1) * shape[2] + i2
                 k += 1
@@ -243,7 +247,8 @@ def gth_back_substitute(front_ptr, front_idx, npiv, L_ptr, L, s, logp):
 
 
 @jit_serial
-def fronts(shape, lo, hi, axis, wrap, indptr, indices, fill, front_ptr, front_idx, npiv):
+def fronts(shape, lo, hi, axis, wrap, split, indptr, indices, fill, front_ptr, front_idx,
+           npiv):
     """Front of every node in elimination order ``e = T - 1 - t`` (children before parents):
     its pivot cells, then the cells just outside its box.  With ``fill`` false only
     ``front_ptr`` and ``npiv`` are written (a counting pass).  Returns the total length."""
@@ -254,7 +259,7 @@ def fronts(shape, lo, hi, axis, wrap, indptr, indices, fill, front_ptr, front_id
     front_ptr[0] = 0
     for e in range(T):
         t = T - 1 - e
-        m = node_cells(shape, lo[t], hi[t], axis[t], wrap[t], buf)
+        m = node_cells(shape, lo[t], hi[t], axis[t], wrap[t], split[t], buf)
         if fill:
             front_idx[pos:pos + m] = buf[:m]
         u = box_boundary(shape, lo[t], hi[t], indptr, indices, mark, e, buf)

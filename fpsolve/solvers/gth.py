@@ -68,24 +68,36 @@ def gth_stationary(G, shape, periodic, *, leaf: int = GTH_LEAF) -> np.ndarray:
     shape3[:len(shape)] = shape
     per3 = np.zeros(3, np.int64)
     per3[:len(shape)] = np.asarray(periodic, dtype=np.int64)
-    tree = _dissection(shape3, per3, leaf, n)
+    center = np.full(3, -1, np.int64)
+    center[:len(shape)] = np.unravel_index(_mode_estimate(off), tuple(shape))
+    tree = _dissection(shape3, per3, leaf, center, n)
     pattern = (abs(off) + abs(off).T).tocsr()
     front_ptr, front_idx, npiv = _fronts(shape3, tree, pattern)
     return _factor_and_solve(off, front_ptr, front_idx, npiv, tree[-1])
 
 
-def _dissection(shape3, per3, leaf, n):
+def _mode_estimate(off) -> int:
+    """The cell with the largest ratio of total rate in to total rate out: a local estimate of
+    the mode, through which the root separator is laid.  Every node's box then excludes the
+    mode, so for unimodal densities each state eliminated has a remaining neighbour at least
+    as likely as itself, and no censored exit rate underflows however deep the tails."""
+    inflow = np.asarray(off.sum(axis=1)).ravel()
+    outflow = np.asarray(off.sum(axis=0)).ravel()
+    return int(np.argmax(inflow / np.maximum(outflow, np.finfo(float).tiny)))
+
+
+def _dissection(shape3, per3, leaf, center, n):
     lo, hi = np.zeros((n, 3), np.int64), np.zeros((n, 3), np.int64)
-    axis, wrap, parent = (np.zeros(n, np.int64) for _ in range(3))
-    T = _kernels.dissect(shape3, per3, int(leaf), lo, hi, axis, wrap, parent)
-    return lo[:T], hi[:T], axis[:T], wrap[:T], parent[:T]
+    axis, wrap, parent, split = (np.zeros(n, np.int64) for _ in range(4))
+    T = _kernels.dissect(shape3, per3, int(leaf), center, lo, hi, axis, wrap, parent, split)
+    return lo[:T], hi[:T], axis[:T], wrap[:T], split[:T], parent[:T]
 
 
 def _fronts(shape3, tree, pattern):
-    lo, hi, axis, wrap, _ = tree
+    lo, hi, axis, wrap, split, _ = tree
     T = len(lo)
     front_ptr, npiv = np.zeros(T + 1, np.int64), np.zeros(T, np.int64)
-    args = (shape3, lo, hi, axis, wrap, pattern.indptr.astype(np.int64),
+    args = (shape3, lo, hi, axis, wrap, split, pattern.indptr.astype(np.int64),
             pattern.indices.astype(np.int64))
     total = _kernels.fronts(*args, False, front_ptr, np.empty(0, np.int64), npiv)
     front_idx = np.empty(total, np.int64)

@@ -147,12 +147,13 @@ def pad3(shape, periodic):
     return s3, p3
 
 
-def run_dissect(dissect, shape3, per3, leaf):
+def run_dissect(dissect, shape3, per3, leaf, center=(-1, -1, -1)):
     n = int(np.prod(shape3))
     lo, hi = np.zeros((n, 3), np.int64), np.zeros((n, 3), np.int64)
-    axis, wrap, parent = (np.zeros(n, np.int64) for _ in range(3))
-    T = dissect(shape3, per3, leaf, lo, hi, axis, wrap, parent)
-    return lo[:T], hi[:T], axis[:T], wrap[:T], parent[:T]
+    axis, wrap, parent, split = (np.zeros(n, np.int64) for _ in range(4))
+    T = dissect(shape3, per3, leaf, np.asarray(center, np.int64), lo, hi, axis, wrap, parent,
+                split)
+    return lo[:T], hi[:T], axis[:T], wrap[:T], split[:T], parent[:T]
 
 
 def box_cells(shape3, lo, hi):
@@ -161,14 +162,14 @@ def box_cells(shape3, lo, hi):
     return np.ravel_multi_index(tuple(g.ravel() for g in grids), tuple(shape3))
 
 
-def ref_pivots(shape3, lo, hi, axis, wrap):
-    """Cells a node eliminates: its whole box (leaf), or the plane ``(lo + hi) // 2`` of its axis
-    and, with ``wrap``, the plane ``lo`` too; C order."""
+def ref_pivots(shape3, lo, hi, axis, wrap, split):
+    """Cells a node eliminates: its whole box (leaf), or the plane ``split`` of its axis and,
+    with ``wrap``, the plane ``lo`` too; C order."""
     cells = box_cells(shape3, lo, hi)
     if axis < 0:
         return cells
     c = np.unravel_index(cells, tuple(shape3))[axis]
-    return cells[(c == (lo[axis] + hi[axis]) // 2) | (bool(wrap) & (c == lo[axis]))]
+    return cells[(c == split) | (bool(wrap) & (c == lo[axis]))]
 
 
 def ref_box_boundary(shape3, lo, hi, pattern):
@@ -182,9 +183,9 @@ def ref_box_boundary(shape3, lo, hi, pattern):
 
 def ref_fronts(shape3, tree, pattern):
     """Fronts in elimination order ``e = T - 1 - t``: (pivots in C order, sorted outside cells)."""
-    lo, hi, axis, wrap, _ = tree
+    lo, hi, axis, wrap, split, _ = tree
     T = len(lo)
-    return [(ref_pivots(shape3, lo[t], hi[t], axis[t], wrap[t]),
+    return [(ref_pivots(shape3, lo[t], hi[t], axis[t], wrap[t], split[t]),
              ref_box_boundary(shape3, lo[t], hi[t], pattern)) for t in range(T - 1, -1, -1)]
 
 
@@ -286,15 +287,19 @@ def test_gth_eliminate_plain_python_blocked():
 def test_dissection_eliminates_every_cell_once_and_separates(shape, periodic, leaf, kernel):
     shape3, per3 = pad3(shape, periodic)
     tree = run_dissect(kernel("dissect"), shape3, per3, leaf)
-    lo, hi, axis, wrap, parent = tree
+    lo, hi, axis, wrap, split, parent = tree
     T, n = len(lo), int(np.prod(shape))
     assert parent[0] == -1 and np.all(parent[1:] < np.arange(1, T))      # preorder
     assert np.all(parent[1:] >= 0)
     count = np.zeros(n, int)
     buf = np.empty(n, np.int64)
     for t in range(T):
-        k = kernel("node_cells")(shape3, lo[t], hi[t], axis[t], wrap[t], buf)
-        np.testing.assert_array_equal(buf[:k], ref_pivots(shape3, lo[t], hi[t], axis[t], wrap[t]))
+        k = kernel("node_cells")(shape3, lo[t], hi[t], axis[t], wrap[t], split[t], buf)
+        np.testing.assert_array_equal(buf[:k], ref_pivots(shape3, lo[t], hi[t], axis[t], wrap[t],
+                                                          split[t]))
+        if axis[t] >= 0:
+            # an inner node splits at the middle of its box (the root may take the center)
+            assert t == 0 or split[t] == (lo[t, axis[t]] + hi[t, axis[t]]) // 2
         count[buf[:k]] += 1
         assert k >= 1
         if axis[t] < 0:
@@ -317,6 +322,27 @@ def test_dissection_eliminates_every_cell_once_and_separates(shape, periodic, le
                 assert not set(pattern.indices[pattern.indptr[x]:pattern.indptr[x + 1]]) & b
 
 
+@pytest.mark.parametrize("shape, periodic", GRIDS, ids=GRID_IDS)
+def test_dissection_lays_the_root_plane_through_the_center(shape, periodic):
+    # The root separator passes through the estimated mode (any cell, walls and rings
+    # included); the tree still eliminates every cell once and separates its children.
+    shape3, per3 = pad3(shape, periodic)
+    n = int(np.prod(shape))
+    buf = np.empty(n, np.int64)
+    for x in np.random.default_rng(2).choice(n, size=min(n, 6), replace=False):
+        center = np.zeros(3, np.int64)
+        center[:len(shape)] = np.unravel_index(x, shape)
+        lo, hi, axis, wrap, split, parent = run_dissect(_kernels.dissect, shape3, per3, 4, center)
+        a = axis[0]
+        if a >= 0 and not (wrap[0] and center[a] == 0):
+            assert split[0] == center[a]
+        count = np.zeros(n, int)
+        for t in range(len(lo)):
+            k = _kernels.node_cells(shape3, lo[t], hi[t], axis[t], wrap[t], split[t], buf)
+            count[buf[:k]] += 1
+        assert np.all(count == 1), "every cell eliminated exactly once"
+
+
 @pytest.mark.parametrize("leaf", LEAVES)
 @pytest.mark.parametrize("shape, periodic", GRIDS, ids=GRID_IDS)
 def test_fronts_match_brute_force(shape, periodic, leaf, kernel):
@@ -326,7 +352,7 @@ def test_fronts_match_brute_force(shape, periodic, leaf, kernel):
     pattern = pattern_of(G)
     front_ptr, front_idx, npiv = gth._fronts(shape3, tree, pattern)
     if kernel("fronts") is not _kernels.fronts:      # the plain-Python body gives the same
-        args = (shape3, *tree[:4], pattern.indptr.astype(np.int64),
+        args = (shape3, *tree[:5], pattern.indptr.astype(np.int64),
                 pattern.indices.astype(np.int64))
         ptr2, npiv2 = np.zeros_like(front_ptr), np.zeros_like(npiv)
         idx2 = np.empty_like(front_idx)
@@ -546,10 +572,6 @@ def test_gth_stationary_log_domain_beyond_the_float_range(leaf):
     assert err.max() <= 1e-11, err.max()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: censored rates of the nested-dissection elimination underflow to 0 when a separator "
-    "near the mode has an ancestor separator more than ~1e-320 below it; the zero pivot is "
-    "reported as a reducible generator (SolverError) although the chain is irreducible"))
 def test_gth_stationary_mode_off_the_root_separator():
     # Same chain, mode at the end (cell 0): the root separator (cell 40) lies ~1e-800 below the
     # separator at cell 20, so the censored rate 20 -> 40 underflows.  Expected: an answer, exact
