@@ -79,9 +79,11 @@ def test_quadratic_slice_is_an_ou_process_second_order():
         hs.append(prob.grid.spacing[0])
     order = np.polyfit(np.log(hs), np.log(errors), 1)[0]
     epr_order = np.polyfit(np.log(hs), np.log(epr_errors), 1)[0]
-    # Second-order finite volumes (DESIGN 3): slopes within +-0.25 of 2 on three grids
+    # Second-order finite volumes (DESIGN 3): slopes within +-0.25 of 2 on three grids.  The
+    # default "fitted" rates make the entropy production of a linear (OU) problem fourth order
+    # (docs/theory.md, "Bond-rate schemes"; measured 3.94 here): +-0.3 around 4.
     assert 1.75 < order < 2.25, f"density order {order:.2f}, errors {errors}"
-    assert 1.75 < epr_order < 2.25, f"entropy order {epr_order:.2f}, errors {epr_errors}"
+    assert 3.7 < epr_order < 4.3, f"entropy order {epr_order:.2f}, errors {epr_errors}"
     assert th.entropy_production > 1e-4  # the test is out of equilibrium (H, D do not commute)
 
 

@@ -15,8 +15,8 @@ BOX = [(-7.0, 7.0), (-7.0, 7.0)]
 def solve_at(ou, n: int) -> dict:
     """Errors of the grid solution at ``n x n`` cells against the exact OU answers."""
     grid = fp.CartesianGrid(BOX, (n, n), boundary="reflecting")
-    op = fp.FokkerPlanckOperator(grid, ou.model)
-    res = fp.solve_stationary(op)
+    res = fp.solve_stationary(fp.FokkerPlanckOperator(grid, ou.model))
+    op = res.operator            # the default "fitted" rates: the operator refitted to res.p
     cur = fp.probability_current(res)
     x = grid.cell_centers()
     p_exact, J_exact = ou.stationary_density(x), ou.current(x)
