@@ -7,30 +7,63 @@
     fpsolve --version
 
 ``reproduce`` runs the selected cases (all by default) in the order given, writes the figures
-of case ``c`` into ``DIR/c/`` and the report to ``DIR/report.json`` (rewritten after every
-case, so an interrupted run leaves a valid partial report), then prints a summary table.
+of case ``c`` into ``DIR/c/`` and the report to ``DIR/report.json``, then prints a summary
+table.  The report records the command line, the fpsolve version, the git commit (when fpsolve
+runs from a checkout), the Python / NumPy / SciPy / Numba versions, the core count, start and
+end time and, per case, its title, description, checks and figures.
+
+State after faults:
+
+- Every file is written atomically: the report through a uniquely named temporary file in the
+  same folder and :func:`os.replace`, each figure in a private staging folder moved into place
+  the same way.  A reader sees the previous or the new file, never a partial one.
+- The report is rewritten before the first case (so the previous run's report stops looking
+  current at once) and after every case, with ``"complete": false`` and ``"passed": false``
+  until the run ends; only a finished run sets ``complete`` and, if every case passed,
+  ``passed``.
+- Ctrl-C stops the run: the report lists the cases that finished, ``"complete": false``,
+  ``"interrupted": true``, and the exit status is 130.
+- One run at a time per output folder: ``reproduce`` holds an exclusive ``flock`` on
+  ``DIR/.fpsolve-reproduce.lock`` (never deleted) while it runs.  A second run into the same
+  folder does not wait: it exits at once with status 2 and one line on stderr (runs take
+  minutes; waiting silently would look like a hang).  Different folders run side by side.
+
 Exit status: 0 when every case passed, 1 when one failed, 2 for usage errors (unknown case,
-missing validation directory, no cases).  The case contract is documented in
-:mod:`fpsolve.validation_registry`.
+missing validation directory, no cases, ``--out`` not writable or in use), 130 on Ctrl-C.
+The case contract is documented in :mod:`fpsolve.validation_registry`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import json
 import logging
+import os
+import shlex
+import signal
 import sys
+import tempfile
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import FpsolveError
-from .validation_registry import ENV_VAR, Case, discover_cases, run_case
+from .validation_registry import ENV_VAR, Case, discover_cases, environment, git_commit, run_case
 
-__all__ = ["main", "build_parser", "package_version"]
+try:  # POSIX; elsewhere concurrent runs are not locked out
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["main", "build_parser", "package_version", "new_report", "write_text_atomic",
+           "LOCK_NAME"]
 
 logger = logging.getLogger(__name__)
+
+#: Lock file that ``reproduce`` holds in its output folder while it runs.
+LOCK_NAME = ".fpsolve-reproduce.lock"
 
 
 def package_version() -> str:
@@ -47,6 +80,34 @@ def package_version() -> str:
         return dist_version("fpsolve")
     except PackageNotFoundError:
         return "unknown"
+
+
+def new_report(argv: list[str], selected: list[Case], *, quick: bool) -> dict[str, Any]:
+    """The report of a ``reproduce`` run that has not run a case yet.
+
+    ``complete`` and ``passed`` stay false until :func:`_finish_report` closes the run, so a
+    report read while the run goes on, or left by a run that was stopped, never reads as
+    passed.
+    """
+    return {
+        "complete": False, "passed": False, "interrupted": False,
+        "command": shlex.join(["fpsolve", *argv]),
+        "fpsolve_version": package_version(), "git_commit": git_commit(),
+        "environment": environment(), "quick": bool(quick),
+        "started": _now(), "finished": None,
+        "selected": [case.name for case in selected], "cases": {}}
+
+
+def _finish_report(report: dict[str, Any], *, interrupted: bool) -> None:
+    """Close the run: end time, ``complete`` (every selected case ran) and ``passed``."""
+    report["finished"] = _now()
+    report["interrupted"] = interrupted
+    report["complete"] = not interrupted and len(report["cases"]) == len(report["selected"])
+    report["passed"] = report["complete"] and all(c["passed"] for c in report["cases"].values())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 success, 1 a validation case failed, 2 usage error.
+        Exit status: 0 success, 1 a validation case failed, 2 usage error (including an
+        unwritable or busy ``--out``), 130 interrupted by Ctrl-C.
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or argparse's own usage error (code 2)
@@ -107,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "list":
         return _list_cases(cases, sys.stdout)
-    return _reproduce(args, cases)
+    return _reproduce(args, cases, argv)
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -143,26 +206,76 @@ def _select(cases: dict[str, Case], names: list[str]) -> list[Case] | None:
     return [cases[n] for n in dict.fromkeys(names or cases)]
 
 
-def _reproduce(args: argparse.Namespace, cases: dict[str, Case]) -> int:
+def _reproduce(args: argparse.Namespace, cases: dict[str, Case], argv: list[str]) -> int:
     selected = _select(cases, args.cases)
     if selected is None:
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # Figures go to files only: a non-interactive backend unless the user chose one.
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    report: dict[str, Any] = {
-        "fpsolve_version": package_version(), "quick": bool(args.quick),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cases": {}, "passed": False}
-    for case in _progress(selected, disable=args.no_progress):
-        report["cases"][case.name] = run_case(case, quick=args.quick, outdir=out / case.name,
-                                              relative_to=out)
-        report["passed"] = all(c["passed"] for c in report["cases"].values())
-        _write_report(report, out / "report.json")
-    for line in _summary_lines(report, out / "report.json"):
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out)
+    except OSError as exc:
+        _error(f"--out {str(out)!r} is not a writable directory ({exc.strerror or exc})")
+        return 2
+    if lock is None:
+        _error(f"--out {str(out)!r} is in use by another 'fpsolve reproduce' run (lock file "
+               f"{LOCK_NAME}); wait for it to finish or choose another --out")
+        return 2
+    with lock:  # closing the lock file releases the lock
+        # Figures go to files only: a non-interactive backend unless the user chose one.
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        report = new_report(argv, selected, quick=args.quick)
+        path = out / "report.json"
+        try:
+            return _run_cases(report, selected, args, path)
+        except OSError as exc:
+            _error(f"cannot write the report {str(path)!r} ({exc.strerror or exc})")
+            return 2
+
+
+def _run_cases(report: dict[str, Any], selected: list[Case], args: argparse.Namespace,
+               path: Path) -> int:
+    """Run ``selected``, rewriting the report at ``path`` before the first case and after
+    each; the exit status (130 on Ctrl-C, with the finished cases reported)."""
+    try:
+        _write_report(report, path)  # the previous run's report stops looking current now
+        for case in _progress(selected, disable=args.no_progress):
+            report["cases"][case.name] = run_case(case, quick=args.quick,
+                                                  outdir=path.parent / case.name,
+                                                  relative_to=path.parent)
+            _write_report(report, path)
+        status = None
+    except KeyboardInterrupt:
+        status = 130
+    _finish_report(report, interrupted=status is not None)
+    _write_report(report, path)
+    for line in _summary_lines(report, path):
         print(line)
-    return 0 if report["passed"] else 1
+    return status or (0 if report["passed"] else 1)
+
+
+def _error(message: str) -> None:
+    """One line on stderr, the form of every usage error of the command."""
+    print(f"fpsolve: error: {message}", file=sys.stderr)
+
+
+def _lock(out: Path) -> TextIO | None:
+    """Open and lock ``out/LOCK_NAME`` exclusively without waiting: the open file (closing it
+    releases the lock), or ``None`` when another process holds it.  The lock file is never
+    deleted (deleting it would let a third run lock a fresh inode beside a second one)."""
+    handle = open(out / LOCK_NAME, "a", encoding="utf-8")
+    if fcntl is None:  # no flock on this platform: runs are not serialized
+        logger.warning("no fcntl module: concurrent runs into %s are not locked out", out)
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def _progress(cases: list[Case], *, disable: bool):
@@ -177,9 +290,55 @@ def _progress(cases: list[Case], *, disable: bool):
 
 
 def _write_report(report: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: readers never see a half-written report
+    """Write ``report`` as JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(report, indent=2) + "\n")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace ``path`` by a file holding ``text``, atomically.
+
+    The text goes to a temporary file with a unique name in the same directory, is flushed to
+    disk and moved over ``path`` with :func:`os.replace`, so a reader sees the old or the new
+    file, never a mix, even while other processes write the same path.  Ctrl-C is held back
+    while the file is written (where the platform allows) and the temporary file is removed on
+    any failure.
+    """
+    path = Path(path)
+    with _sigint_deferred():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Block SIGINT inside the block (main thread, POSIX); a Ctrl-C typed meanwhile is
+    delivered, as KeyboardInterrupt, when the block ends."""
+    can_block = (hasattr(signal, "pthread_sigmask")
+                 and threading.current_thread() is threading.main_thread())
+    if not can_block:
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _summary_lines(report: dict[str, Any], path: Path) -> list[str]:
@@ -197,6 +356,9 @@ def _summary_lines(report: dict[str, Any], path: Path) -> list[str]:
     failed = [n for n, e in entries.items() if not e["passed"]]
     verdict = (f"{len(failed)} of {len(entries)} case(s) failed: {', '.join(failed)}" if failed
                else f"all {len(entries)} case(s) passed")
+    if not report["complete"]:
+        verdict = (f"INTERRUPTED after {len(entries)} of {len(report['selected'])} case(s), "
+                   f"{len(failed)} failed; the report is marked incomplete")
     lines.append(f"{verdict} ({'quick' if report['quick'] else 'full'} run); report: {path}")
     return lines
 

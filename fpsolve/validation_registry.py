@@ -1,4 +1,5 @@
-"""Validation cases: discovery, loading, checks and one case's entry of the reproduce report.
+"""Validation cases: discovery, loading, checks, one case's entry of the reproduce report and
+the provenance of a run (:func:`environment`, :func:`git_commit`).
 
 A validation case is a directory ``validation/<name>/`` holding
 
@@ -11,6 +12,9 @@ A validation case is a directory ``validation/<name>/`` holding
     ``main(results: dict, outdir: pathlib.Path) -> list[pathlib.Path]``: writes figures into
     ``outdir`` (which exists) and returns their paths.  ``results`` is the dict returned by
     ``compute.main``, ``"_data"`` included.  Optional: a case without ``plot.py`` has no figures.
+    :func:`run_case` hands ``plot.main`` a private staging folder inside the case's output
+    folder and moves each returned figure into place with :func:`os.replace`, so a figure
+    appears whole or not at all, and runs writing into the same folder never interleave.
 ``expected.json``
     ``{"title": str, "description": str, "budget_s": {"quick": s, "full": s},
     "checks": {key: spec, ...}}`` where ``key`` names an entry of the compute result (dotted
@@ -31,8 +35,12 @@ import importlib.util
 import json
 import logging
 import os
+import platform
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Mapping
@@ -54,7 +62,7 @@ from .validation_checks import (
 
 __all__ = ["CHECK_KINDS", "ENV_VAR", "Case", "default_cases_dir", "discover_cases", "read_case",
            "load_case_module", "lookup", "to_jsonable", "evaluate_check", "evaluate_checks",
-           "run_case", "sibling_module"]
+           "run_case", "sibling_module", "environment", "git_commit"]
 
 logger = logging.getLogger(__name__)
 
@@ -216,14 +224,14 @@ def run_case(case: Case, *, quick: bool, outdir: str | os.PathLike,
     Returns
     -------
     dict
-        ``{"title", "passed", "seconds", "budget_s", "within_budget", "results", "checks",
-        "figures", "error"}``: ``seconds`` is the wall time of compute plus plot, ``passed``
-        means no error and every check passed (the budget is reported apart), ``error`` is
-        ``None`` or the traceback text.
+        ``{"title", "description", "passed", "seconds", "budget_s", "within_budget", "results",
+        "checks", "figures", "error"}``: ``seconds`` is the wall time of compute plus plot,
+        ``passed`` means no error and every check passed (the budget is reported apart),
+        ``error`` is ``None`` or the traceback text.  A ``KeyboardInterrupt`` propagates.
     """
-    entry = {"title": case.title or case.name, "passed": False, "seconds": 0.0,
-             "budget_s": case.budget(quick), "within_budget": True, "results": {},
-             "checks": {}, "figures": [], "error": None}
+    entry = {"title": case.title or case.name, "description": case.description,
+             "passed": False, "seconds": 0.0, "budget_s": case.budget(quick),
+             "within_budget": True, "results": {}, "checks": {}, "figures": [], "error": None}
     logger.info("running validation case %s (quick=%s)", case.name, quick)
     start = time.perf_counter()
     _run_steps(case, quick, entry, Path(outdir), relative_to)
@@ -268,20 +276,82 @@ def _plot(case: Case, results: Mapping[str, Any], outdir: Path,
         logger.info("case %s has no plot.py; no figures", case.name)
         return []
     outdir.mkdir(parents=True, exist_ok=True)
+    # Staging folder inside outdir (same file system, so os.replace is atomic), unique per call.
+    staging = Path(tempfile.mkdtemp(prefix=".plot-", suffix=".tmp", dir=outdir))
     try:
-        paths = load_case_module(case, "plot").main(dict(results), outdir)
+        paths = _plot_into(case, results, staging)
+        paths = [_move_figure(p, staging, outdir) for p in paths]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    figures = []
+    for p in paths:
+        if relative_to is not None and p.resolve().is_relative_to(Path(relative_to).resolve()):
+            p = p.resolve().relative_to(Path(relative_to).resolve())
+        figures.append(p.as_posix())
+    return figures
+
+
+def _plot_into(case: Case, results: Mapping[str, Any], staging: Path) -> list[Path]:
+    """Run the case's ``plot.main`` into ``staging``; the paths it returned, all checked."""
+    try:
+        paths = load_case_module(case, "plot").main(dict(results), staging)
     finally:
         if "matplotlib.pyplot" in sys.modules:  # free figures the case left open
             sys.modules["matplotlib.pyplot"].close("all")
     if not isinstance(paths, (list, tuple)):
         raise FpsolveError(f"case {case.name!r}: plot.main returned {type(paths).__name__}; "
                            "expected a list of paths")
-    figures = []
     for p in map(Path, paths):
         if not p.is_file():
             raise FpsolveError(f"case {case.name!r}: plot.main returned {str(p)!r}, "
                                "which is not a file")
-        if relative_to is not None and p.resolve().is_relative_to(Path(relative_to).resolve()):
-            p = p.resolve().relative_to(Path(relative_to).resolve())
-        figures.append(p.as_posix())
-    return figures
+    return list(map(Path, paths))
+
+
+def _move_figure(path: Path, staging: Path, outdir: Path) -> Path:
+    """Move a figure written under ``staging`` to the same place under ``outdir`` (atomic
+    replace); a path outside ``staging`` stays where the case wrote it."""
+    if not path.resolve().is_relative_to(staging.resolve()):
+        return path
+    target = outdir / path.resolve().relative_to(staging.resolve())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
+
+
+def environment() -> dict[str, Any]:
+    """Python, NumPy, SciPy and Numba versions (``None`` when not installed), the platform, the
+    machine's core count and the cores this process may use."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    versions: dict[str, Any] = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "numba"):
+        try:
+            versions[name] = dist_version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count())
+    return {**versions, "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "cpus_usable": usable}
+
+
+def git_commit(source: str | os.PathLike | None = None) -> str | None:
+    """Short commit hash of the git checkout holding the package folder ``source`` (default:
+    the folder fpsolve is imported from) at its root; ``None`` outside such a checkout (an
+    installed copy, no git, git refusing the directory) -- never an error."""
+    source = Path(source if source is not None else Path(__file__).parent).resolve()
+    try:
+        top = _git(source, "rev-parse", "--show-toplevel")
+        # a site-packages copy inside some other repository is not a checkout of the package
+        if Path(top).resolve() != source.parent:
+            return None
+        return _git(source, "rev-parse", "--short", "HEAD") or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                          timeout=10, check=True)
+    return done.stdout.strip()

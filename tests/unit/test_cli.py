@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
 import textwrap
+import threading
+import time
+from datetime import datetime
 
 import numpy as np
 import pytest
 
-from fpsolve.cli import main, package_version
+from fpsolve.cli import LOCK_NAME, main, package_version, write_text_atomic
 from fpsolve.errors import FpsolveError
 from fpsolve.validation_registry import (
     ENV_VAR,
@@ -24,6 +33,7 @@ from fpsolve.validation_registry import (
     load_case_module,
     lookup,
     read_case,
+    git_commit,
     run_case,
     sibling_module,
     to_jsonable,
@@ -113,11 +123,14 @@ def test_reproduce_all_records_pass_fail_and_error(cases_dir, tmp_path, capsys):
     out = tmp_path / "report"
     assert reproduce(cases_dir, out) == 1
     report = json.loads((out / "report.json").read_text())
-    assert set(report) == {"fpsolve_version", "quick", "started", "cases", "passed"}
+    assert set(report) == {"complete", "passed", "interrupted", "command", "fpsolve_version",
+                           "git_commit", "environment", "quick", "started", "finished",
+                           "selected", "cases"}
     assert report["quick"] is True and report["passed"] is False
+    assert report["complete"] is True and report["interrupted"] is False
     assert list(report["cases"]) == ["bad", "boom", "good"]
-    keys = {"title", "passed", "seconds", "budget_s", "within_budget", "results", "checks",
-            "figures", "error"}
+    keys = {"title", "description", "passed", "seconds", "budget_s", "within_budget",
+            "results", "checks", "figures", "error"}
     assert all(set(entry) == keys for entry in report["cases"].values())
 
     good, bad, boom = (report["cases"][n] for n in ("good", "bad", "boom"))
@@ -130,6 +143,7 @@ def test_reproduce_all_records_pass_fail_and_error(cases_dir, tmp_path, capsys):
     assert good["budget_s"] == 60 and good["within_budget"] is True and good["seconds"] >= 0
     assert good["figures"] == ["good/curve.png"]
     assert (out / "good" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (out / "good").iterdir()) == ["curve.png"]  # no staging left
 
     assert not bad["passed"] and bad["error"] is None
     assert not bad["checks"]["error"]["passed"] and bad["checks"]["error"]["measured"] == 0.5
@@ -344,3 +358,256 @@ def test_invalid_budget_is_rejected(tmp_path):
                    budget={"quick": 1})
     with pytest.raises(FpsolveError, match="budget_s"):
         read_case(d)
+
+
+# ---------------------------------------------------------------- state after faults
+#
+# These tests run the command in child processes on fake cases.  A case that must be caught
+# mid-run writes a "ready" file and then waits (for a "release" file, or for the signal); every
+# wait is bounded by WAIT_S so that a broken build fails instead of hanging.
+
+WAIT_S = 20.0  # far above the ~1.5 s a child needs to import fpsolve and reach a case
+
+QUICK = "def main(quick=False):\n    return {'x': 1}\n"
+
+HOLD = """
+import pathlib, time
+def main(quick=False):
+    pathlib.Path({ready!r}).write_text("ready")
+    deadline = time.monotonic() + {wait}
+    while not pathlib.Path({release!r}).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {{"x": 1}}
+"""
+
+
+def hold_case(root, name, tmp_path):
+    """A case that signals ``ready`` and runs until ``release`` exists; their paths."""
+    ready, release = tmp_path / f"{name}.ready", tmp_path / f"{name}.release"
+    write_case(root, name, HOLD.format(ready=str(ready), release=str(release), wait=WAIT_S),
+               {"x": {"equals": 1}})
+    return ready, release
+
+
+def spawn(cases_dir, out, *names):
+    """``fpsolve reproduce --quick`` in a child process (SIGINT raising KeyboardInterrupt
+    there even when this process runs with SIGINT ignored, as background jobs do)."""
+    cmd = [sys.executable, "-m", "fpsolve.cli", "--cases-dir", str(cases_dir), "reproduce",
+           "--quick", "--no-progress", "--out", str(out), *names]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cases_dir, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                            signal.SIG_DFL))
+
+
+def wait_for(path):
+    deadline = time.monotonic() + WAIT_S
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("names", [("quick", "hold", "after"), ("hold", "quick")],
+                         ids=["second-case", "first-case"])
+def test_sigint_exits_130_with_incomplete_report(tmp_path, names):
+    root = tmp_path / "cases"
+    write_case(root, "quick", QUICK, {"x": {"equals": 1}})
+    write_case(root, "after", QUICK, {"x": {"equals": 1}})
+    ready, _ = hold_case(root, "hold", tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    # a previous, passing run's report must not survive looking current
+    (out / "report.json").write_text(json.dumps({"complete": True, "passed": True,
+                                                 "cases": {"old": {"passed": True}}}))
+    proc = spawn(root, out, *names)
+    wait_for(ready)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130, stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is False and report["passed"] is False
+    assert report["interrupted"] is True and report["finished"] is not None
+    assert report["selected"] == list(names)
+    assert list(report["cases"]) == list(names[:names.index("hold")])  # finished ones only
+    assert "INTERRUPTED after" in stdout and "Traceback" not in stderr
+
+
+def test_second_run_into_busy_out_exits_2(tmp_path, capsys):
+    root = tmp_path / "cases"
+    write_case(root, "quick", QUICK, {"x": {"equals": 1}})
+    ready, release = hold_case(root, "hold", tmp_path)
+    out = tmp_path / "out"
+    first = spawn(root, out, "hold")
+    try:
+        wait_for(ready)
+        running = json.loads((out / "report.json").read_text())
+        # mid-run: written before the first case, never passed while incomplete
+        assert running["complete"] is False and running["passed"] is False
+        assert running["cases"] == {} and running["selected"] == ["hold"]
+        # the second run in this process: flock excludes it all the same (own open file)
+        assert reproduce(root, out, "quick") == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.splitlines()) == 1
+        assert "in use" in captured.err and LOCK_NAME in captured.err
+        assert json.loads((out / "report.json").read_text())["selected"] == ["hold"]
+    finally:
+        release.touch()
+        first.communicate(timeout=WAIT_S)
+    assert first.returncode == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["complete"] is True and report["passed"] is True
+    assert list(report["cases"]) == ["hold"]
+
+
+def _main_in_child(argv, err):
+    # a forked child runs the command: a real second process without a second fpsolve import
+    sys.stderr, sys.stdout = open(err, "w"), open(os.devnull, "w")
+    status = main(argv)
+    sys.stderr.flush()
+    os._exit(status)  # skip the atexit handlers of the forked pytest process
+
+
+def poll_json(path, done, bad, reads):
+    """Parse ``path`` over and over until ``done`` (once at least); parse errors go to
+    ``bad``."""
+    while True:
+        try:
+            json.loads(path.read_text())
+            reads[0] += 1
+        except FileNotFoundError:
+            pass
+        except ValueError as exc:
+            bad.append(exc)
+        if done.wait(0.001):  # the pause leaves the cores to the runs
+            return
+
+
+def test_concurrent_runs_never_expose_invalid_json(tmp_path):
+    root = tmp_path / "cases"
+    for name in ("a", "b", "c"):
+        write_case(root, name, QUICK, {"x": {"equals": 1}})
+    out = tmp_path / "out"
+    report, bad, reads, done = out / "report.json", [], [0], threading.Event()
+    argv = ["--cases-dir", str(root), "reproduce", "--quick", "--no-progress", "--out", str(out)]
+    ctx = multiprocessing.get_context("fork")
+    runs = [ctx.Process(target=_main_in_child, args=(argv, tmp_path / f"err{i}"))
+            for i in range(6)]
+    for run in runs:
+        run.start()
+    # the reader thread starts after the forks (forking a process with threads is unsafe)
+    reader = threading.Thread(target=poll_json, args=(report, done, bad, reads))
+    reader.start()
+    try:
+        for run in runs:
+            run.join(WAIT_S)
+    finally:
+        done.set()
+        reader.join()
+    codes = sorted(run.exitcode for run in runs)
+    assert set(codes) <= {0, 2} and codes[0] == 0, codes  # locked out, or ran and passed
+    for i, run in enumerate(runs):
+        err = (tmp_path / f"err{i}").read_text()
+        assert len(err.splitlines()) == (run.exitcode == 2), err  # one line when locked out
+    assert bad == [] and reads[0] > 0
+    final = json.loads(report.read_text())
+    assert final["complete"] is True and final["passed"] is True
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, "report.json"]  # no temp files
+
+
+def _write_many(path, seed):
+    # reports of different lengths, so that two writers sharing a file would corrupt it
+    for i in range(60):
+        write_text_atomic(path, json.dumps({"writer": seed, "i": i, "pad": "x" * (seed * 997)}))
+
+
+def test_atomic_writer_with_concurrent_writers(tmp_path):
+    path = tmp_path / "report.json"
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_write_many, args=(path, seed)) for seed in range(1, 5)]
+    for w in writers:
+        w.start()
+    bad = []
+    while any(w.is_alive() for w in writers):
+        try:
+            json.loads(path.read_text())
+        except FileNotFoundError:
+            pass
+        except ValueError as exc:
+            bad.append(exc)
+    for w in writers:
+        w.join()
+    assert [w.exitcode for w in writers] == [0] * 4 and bad == []
+    assert json.loads(path.read_text())["i"] == 59
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would have made it
+
+
+@pytest.mark.parametrize("target", ["file/sub", "file"])
+def test_unwritable_out_exits_2_with_one_line(tmp_path, target):
+    write_case(tmp_path / "cases", "quick", QUICK, {"x": {"equals": 1}})
+    (tmp_path / "file").write_text("a regular file")  # no directory can exist below it
+    proc = spawn(tmp_path / "cases", tmp_path / target)
+    stdout, stderr = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 2 and stdout == ""
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("fpsolve: error: --out")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only directories; see the file/sub test")
+def test_read_only_out_exits_2(tmp_path, capsys):
+    write_case(tmp_path / "cases", "quick", QUICK, {"x": {"equals": 1}})
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        assert reproduce(tmp_path / "cases", out) == 2
+    finally:
+        out.chmod(0o755)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--out" in err
+
+
+def test_report_records_provenance(cases_dir, tmp_path):
+    out = tmp_path / "report"
+    assert reproduce(cases_dir, out, "good") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["command"] == (f"fpsolve --cases-dir {cases_dir} reproduce --out {out} "
+                                 "--no-progress --quick good")
+    assert report["fpsolve_version"] == package_version()
+    assert report["git_commit"] == git_commit()
+    env = report["environment"]
+    assert env["numpy"] == np.__version__ and env["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert env["scipy"] and env["numba"] and env["cpu_count"] == os.cpu_count()
+    assert 1 <= env["cpus_usable"] <= env["cpu_count"]
+    started, finished = (datetime.fromisoformat(report[k]) for k in ("started", "finished"))
+    assert started <= finished
+    assert report["cases"]["good"]["description"] == "fake case for tests"
+
+
+def test_git_commit_outside_a_checkout_is_none(tmp_path):
+    assert git_commit(tmp_path / "fpsolve") is None  # not a repository (tmp is no checkout)
+    if git_commit() is not None:  # running from a checkout: a short hexadecimal hash
+        assert re.fullmatch(r"[0-9a-f]{4,40}", git_commit())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=m"]
+    try:
+        subprocess.run([*git, "init", "-q", str(tmp_path / "repo")], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no usable git")
+    pkg = tmp_path / "repo" / "lib" / "fpsolve"  # a copy below the root, as in site-packages
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    subprocess.run([*git, "-C", str(pkg), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(pkg), "commit", "-qm", "x"], check=True)
+    assert git_commit(pkg) is None and git_commit(pkg.parent) is not None
+
+
+def test_failed_plot_leaves_no_partial_figure(tmp_path):
+    d = write_case(tmp_path, "halfplot", QUICK, {"x": {"equals": 1}},
+                   plot="def main(results, outdir):\n"
+                        "    (outdir / 'fig.png').write_bytes(b'half')\n"
+                        "    raise RuntimeError('plot died')\n")
+    outdir = tmp_path / "out"
+    entry = run_case(read_case(d), quick=True, outdir=outdir)
+    assert "plot died" in entry["error"] and entry["figures"] == []
+    assert list(outdir.iterdir()) == []  # neither the half figure nor the staging folder
