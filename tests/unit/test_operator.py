@@ -346,9 +346,9 @@ def test_stationary_solve_with_deep_tails_and_stiff_confinement():
     model = fp.FokkerPlanckModel(
         lambda x: np.stack([-4 * x[0] ** 3 + 4 * x[0] - 2.0 * x[1], -x[1] + 2.0 * x[0]]),
         [[0.3, 0.05], [0.05, 0.2]])
-    op = fp.FokkerPlanckOperator(grid, model)
+    op = fp.FokkerPlanckOperator(grid, model, scheme="sg")   # one solve per method (no refits)
     for method in ("direct", "amg"):
-        res = fp.solve_stationary(op, method=method)
+        res = fp.solve_stationary(op, method=method, error=False)
         assert res.converged, res.message
         assert np.all(np.isfinite(res.p)) and res.p.min() >= 0.0
         # unit mass to round-off (sum of 12288 O(1) terms: 1e-12 is ~100 eps * sqrt(n) margin)
