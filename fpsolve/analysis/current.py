@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SolverError
+from ..operators.currents import cell_average, face_fluxes
 
 __all__ = ["ProbabilityCurrent", "probability_current", "face_fluxes", "divergence"]
 
@@ -56,9 +57,7 @@ def probability_current(result, p=None) -> ProbabilityCurrent:
     op = result_operator(result)
     p = result.p if p is None else p
     faces = face_fluxes(op, p)
-    cells = np.stack([0.5 * (np.take(F, range(n), axis=i) + np.take(F, range(1, n + 1), axis=i))
-                      for i, (F, n) in enumerate(zip(faces, op.grid.shape))])
-    return ProbabilityCurrent(faces=tuple(faces), cells=cells, grid=op.grid)
+    return ProbabilityCurrent(faces=tuple(faces), cells=cell_average(faces), grid=op.grid)
 
 
 def result_operator(result):
@@ -73,45 +72,6 @@ def result_operator(result):
             "'fitted' scheme refit it to the density with .refitted(result.p) (same rates to "
             "the refit tolerance)")
     return op
-
-
-def face_fluxes(op, p) -> list[np.ndarray]:
-    """Face current densities ``J_i`` (walls included) of density ``p`` for operator ``op``."""
-    grid, bonds = op.grid, op.bonds
-    if np.shape(p) != grid.shape:
-        raise SolverError(f"p: expected shape {grid.shape} (grid.shape), got {np.shape(p)}")
-    phi = op.bond_fluxes(p)
-    upper = [np.zeros(grid.shape) for _ in range(grid.ndim)]  # face at x + e_i / 2
-    for k, off in enumerate(bonds.offsets):
-        axes = np.flatnonzero(off)
-        if len(axes) == 1:
-            upper[axes[0]] += phi[k]
-            continue
-        i, j = axes
-        s = int(off[j])
-        half = 0.5 * phi[k]
-        upper[i] += half + np.roll(half, s, axis=j)
-        shifted = np.roll(half, 1, axis=i)
-        upper[j] += s * (half + shifted if s > 0 else np.roll(half + shifted, -1, axis=j))
-    return [_with_walls(op, p, F, i) * grid.spacing[i] for i, F in enumerate(upper)]
-
-
-def _with_walls(op, p, upper: np.ndarray, axis: int) -> np.ndarray:
-    """Prepend the lower-wall face to the ``n_i`` upper faces; add exits through the walls."""
-    grid = op.grid
-    if grid.periodic[axis]:
-        lower = np.take(upper, [-1], axis=axis)
-    else:
-        lower = np.zeros_like(np.take(upper, [0], axis=axis))
-    for (ax, side), rate in op.bonds.exits.items():
-        if ax != axis:
-            continue
-        out = rate.reshape(grid.shape) * p
-        if side > 0:
-            upper = upper + out
-        else:
-            lower = lower - np.take(out, [0], axis=axis)
-    return np.concatenate([lower, upper], axis=axis)
 
 
 def divergence(current: ProbabilityCurrent) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BoundaryError, SolverError
+from ..operators.currents import schnakenberg_rate
 from .current import probability_current, result_operator
 
 __all__ = ["entropy_production_rate", "ENTROPY_METHODS"]
@@ -45,25 +46,10 @@ def entropy_production_rate(result, *, method: str = "bonds") -> float:
         raise SolverError(f"result.p: density has {int((p < 0).sum())} negative entries "
                           f"(min {p.min():.3g}); entropy production is undefined")
     if method == "bonds":
-        return _schnakenberg(op, p)
+        return schnakenberg_rate(op, p)
     if method == "field":
         return _field(op, p, probability_current(result).cells)
     raise SolverError(f"method: unknown name {method!r}; expected one of {ENTROPY_METHODS}")
-
-
-def _schnakenberg(op, p) -> float:
-    b = op.bonds
-    flat = p.ravel()
-    phi = op.bond_fluxes(p).reshape(len(b.offsets), -1)
-    total = 0.0
-    for k in range(len(b.offsets)):
-        y = b.neighbor[k]
-        ok = y >= 0
-        forward = b.rate_forward[k, ok] * flat[ok]
-        backward = b.rate_backward[k, ok] * flat[y[ok]]
-        live = (forward > 0) & (backward > 0)
-        total += np.sum(phi[k, ok][live] * np.log(forward[live] / backward[live]))
-    return float(total * op.grid.cell_volume)
 
 
 def _field(op, p, J) -> float:

@@ -80,6 +80,11 @@ class FokkerPlanckOperator:
         """Shape ``(n, n)`` of the generator, ``n = grid.size``."""
         return (self.grid.size, self.grid.size)
 
+    def on_grid(self, grid) -> "FokkerPlanckOperator":
+        """The operator of the same model and scheme on another ``grid`` (positivity warnings
+        off: coarse grids of error estimates and multigrid guesses may violate them)."""
+        return type(self)(grid, self.model, warn_positivity=False, scheme=self.scheme)
+
     @property
     def needs_refit(self) -> bool:
         """True for a ``"fitted"`` operator not yet refitted: a stationary solve should follow

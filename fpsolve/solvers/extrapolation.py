@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SolverError
-from ..results import ExtrapolatedResult, StationaryResult
+from ..operators.currents import cell_current, schnakenberg_rate
+from ..results import ExtrapolatedResult
 
 __all__ = ["extrapolate_stationary", "interpolate_cubic", "interpolate_density", "coarsened",
            "richardson"]
@@ -155,22 +156,15 @@ def solve_level(op, grid, solve, p=None) -> _Level:
     when the solve refits the rates (scheme ``"fitted"``), so that the current is the flux of
     the rates the density belongs to.
     """
-    # analysis holds the one current and the one Schnakenberg sum of the bond fluxes; it sits
-    # above solvers, so it is imported here, at call time (see docs/theory.md, "Error estimates").
-    from ..analysis import entropy_production_rate, probability_current
-    from ..operators import FokkerPlanckOperator
-
     if grid is not op.grid:
-        scheme = {"scheme": op.scheme} if hasattr(op, "scheme") else {}
-        op = FokkerPlanckOperator(grid, op.model, warn_positivity=False, **scheme)
+        op = op.on_grid(grid)
     if p is None:
         out = solve(op)
         op = getattr(out, "operator", None) or op
         p = getattr(out, "p", out)
     p = np.asarray(p, dtype=float).reshape(grid.shape)
-    res = StationaryResult(p=p, grid=grid, operator=op, residual=0.0, converged=True)
-    epr = entropy_production_rate(res) if np.all(p >= 0) else float("nan")
-    return _Level(grid, p, probability_current(res).cells, float(epr))
+    epr = schnakenberg_rate(op, p) if np.all(p >= 0) else float("nan")
+    return _Level(grid, p, cell_current(op, p), float(epr))
 
 
 def extrapolate_stationary(op, p=None, *, solve=None, ratio: int = 2) -> ExtrapolatedResult:

@@ -189,7 +189,7 @@ def coarse_guess(op):
         return None, None, None
     shape = [n // factor if n // factor >= 8 else n for n in grid.shape]
     try:
-        coarse_op = coarse_operator(op, type(grid)(grid.bounds, shape, boundary=grid.boundary))
+        coarse_op = op.on_grid(type(grid)(grid.bounds, shape, boundary=grid.boundary))
         p = gth_density(coarse_op)
     except (ValueError, RuntimeError):
         return None, None, None
@@ -199,11 +199,6 @@ def coarse_guess(op):
         if n != m:
             p = _interpolate_axis(p, axis, n, per)
     return int(np.argmax(p)), p.ravel(), conditioning
-
-
-def coarse_operator(op, grid):
-    """The operator of ``op``'s model on another ``grid`` (same discretization options)."""
-    return type(op)(grid, op.model, warn_positivity=False, scheme=op.scheme)
 
 
 def _interpolate_axis(p: np.ndarray, axis: int, n: int, periodic: bool) -> np.ndarray:
