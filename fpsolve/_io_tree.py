@@ -1,17 +1,139 @@
 """The JSON tree of :mod:`fpsolve.io`: encoding of result fields (arrays to ``.npy`` members,
-scalars, containers, grids, nested fpsolve dataclasses) and its inverse."""
+scalars, containers, grids, nested fpsolve dataclasses) and its inverse, and the header of a
+result built on it, shared by the ``.npz`` and NetCDF formats."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
+from pathlib import Path
 
 import numpy as np
 
 from .errors import FpsolveError
 from .grids import CartesianGrid
 
+logger = logging.getLogger("fpsolve.io")
+
+#: Version of the file layout written by :func:`save`; :func:`load` refuses newer versions.
+FORMAT_VERSION = 1
+
+#: ``(module, name)`` of every result class :func:`save` writes and :func:`load` rebuilds.
+RESULT_CLASSES = (
+    ("fpsolve.results", "StationaryResult"), ("fpsolve.results", "TimeSeriesResult"),
+    ("fpsolve.results", "QuasiStationaryResult"), ("fpsolve.results", "FirstPassageResult"),
+    ("fpsolve.results", "SpectrumResult"), ("fpsolve.results", "ExtrapolatedResult"),
+    ("fpsolve.stochastic.trajectories", "TrajectoryResult"),
+    ("fpsolve.stochastic.entropy", "StochasticEntropyResult"),
+    ("fpsolve.stochastic.fluctuation", "FluctuationTestResult"),
+    ("fpsolve.learning.sgd", "SGDResult"), ("fpsolve.learning.samplers", "SampleResult"),
+    ("fpsolve.learning.slice_sgd", "SliceSGDResult"),
+)
+
+_FORMAT_NAME = "fpsolve-result"
 _SCALARS = (type(None), bool, int, float, str)
+
+
+# ------------------------------------------------------------------------------ header
+def encode_result(result, *, name=None, verb: str = "save") -> tuple[dict, dict]:
+    """The JSON header and the arrays of ``result``, shared by the .npz and NetCDF formats.
+
+    ``name(where)`` names the array members (default ``a0, a1, ...``); ``verb`` starts the
+    INFO records of the values left out.  Raises :class:`FpsolveError` for non-results.
+    """
+    cls = type(result)
+    if (cls.__module__, cls.__qualname__) not in RESULT_CLASSES:
+        known = ", ".join(name for _, name in RESULT_CLASSES)
+        raise FpsolveError(f"result: expected an fpsolve result ({known}), "
+                           f"got {cls.__module__}.{cls.__qualname__}")
+    enc = _Encoder(name)
+    fields = {f.name: enc.encode(getattr(result, f.name), f.name)
+              for f in dataclasses.fields(result) if f.init}
+    for where, kind in enc.dropped:
+        logger.info("%s: %s.%s (%s) is not stored; load() gives None", verb, cls.__name__,
+                    where, kind)
+    header = {"format": _FORMAT_NAME, "format_version": FORMAT_VERSION,
+              "fpsolve_version": _fpsolve_version(), "module": cls.__module__,
+              "name": cls.__qualname__, "fields": fields,
+              "dropped": [where for where, _ in enc.dropped]}
+    return header, enc.arrays
+
+
+def decode_result(header: dict, arrays, path):
+    """Inverse of :func:`encode_result`: the result described by ``header`` with the arrays
+    ``arrays`` (a mapping from member name to array) read from ``path`` (named in errors)."""
+    cls = _result_class(header, path)
+    dec, kwargs = _Decoder(arrays, path), {}
+    try:
+        for f in (f for f in dataclasses.fields(cls) if f.init):
+            if f.name in header["fields"]:
+                kwargs[f.name] = dec.decode(header["fields"][f.name])
+            else:   # a field the class gained after the file was written
+                kwargs[f.name] = _default(f)
+                logger.info("load: %s.%s is not in %s; using %r", cls.__name__, f.name, path,
+                            kwargs[f.name])
+        result = cls(**kwargs)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise FpsolveError(f"path: {str(path)!r} is damaged or was written by an incompatible "
+                           f"fpsolve {header.get('fpsolve_version')} "
+                           f"({type(exc).__name__}: {exc})") from exc
+    _check_grid_shapes(result, path)
+    for where in header.get("dropped", []):
+        logger.info("load: %s.%s was not stored; it is None", cls.__name__, where)
+    return result
+
+
+#: Fields whose last ``grid.ndim`` axes are the grid's shape, checked by :func:`load`.
+_GRID_FIELDS = {"StationaryResult": ("p",), "TimeSeriesResult": ("p",),
+                "QuasiStationaryResult": ("p",), "FirstPassageResult": ("tau",),
+                "ExtrapolatedResult": ("p", "fine_p", "current")}
+
+
+def _check_grid_shapes(result, path) -> None:
+    """Raise :class:`FpsolveError` naming file and field when a grid-valued array does not have
+    the shape of the stored grid (a swapped or truncated member)."""
+    grid = getattr(result, "grid", None)
+    for name in _GRID_FIELDS.get(type(result).__name__, ()) if grid is not None else ():
+        arr = getattr(result, name, None)
+        if arr is not None and np.shape(arr)[-grid.ndim:] != grid.shape:
+            raise FpsolveError(f"path: {str(path)!r}: field {name!r} has shape {np.shape(arr)}; "
+                               f"expected {grid.shape} on its grid (last axes)")
+
+
+def _result_class(header: dict, path: Path):
+    """The result class named in ``header``, after the format-version check."""
+    version = header.get("format_version")
+    if type(version) is not int or version < 1:
+        raise FpsolveError(f"path: {str(path)!r} has a damaged header (format_version "
+                           f"{version!r})")
+    if version > FORMAT_VERSION:
+        raise FpsolveError(f"path: {str(path)!r} was written in result-file format version "
+                           f"{version} by fpsolve {header.get('fpsolve_version')}; this fpsolve "
+                           f"({_fpsolve_version()}) reads versions up to {FORMAT_VERSION}: "
+                           "upgrade fpsolve")
+    key = (header.get("module"), header.get("name"))
+    if key not in RESULT_CLASSES:
+        raise FpsolveError(f"path: {str(path)!r} holds an unknown result class "
+                           f"{key[0]}.{key[1]}; known: "
+                           + ", ".join(f"{m}.{n}" for m, n in RESULT_CLASSES))
+    return _import_class(*key)
+
+
+
+def _default(f: dataclasses.Field):
+    """Default of field ``f``, or None when it has none."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _fpsolve_version() -> str:
+    # Imported here: fpsolve/__init__.py may import this module before it sets __version__.
+    from . import __version__
+    return __version__
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -19,10 +141,13 @@ class _Encoder:
     """Turns a value into a JSON tree; arrays go to ``arrays`` under keys ``a0, a1, ...``.
 
     Every JSON object of the tree is a one-key tag (``{"array": ...}``, ``{"tuple": ...}``,
-    ...); lists and plain scalars stand for themselves.
+    ...); lists and plain scalars stand for themselves.  ``name(where)``, when given, names
+    the member of the array found at ``where`` (a path such as ``"error.density_cells"``;
+    NetCDF variables are named so); a name already taken gets ``_<count>`` appended.
     """
 
-    def __init__(self):
+    def __init__(self, name=None):
+        self.name = name
         self.arrays: dict[str, np.ndarray] = {}
         self.dropped: list[tuple[str, str]] = []   # (where, type name) of left-out values
         self._count = 0
@@ -52,7 +177,9 @@ class _Encoder:
         arr = np.asarray(value)
         if arr.dtype.hasobject:
             return self._drop(value, where)
-        key = f"a{self._count}"
+        key = f"a{self._count}" if self.name is None else self.name(where)
+        if key in self.arrays:
+            key = f"{key}_{self._count}"
         self._count += 1
         self.arrays[key] = arr
         if isinstance(value, np.generic):

@@ -1,4 +1,5 @@
-"""Save and load fpsolve results: one compressed ``.npz`` file per result, never pickle.
+"""Save and load fpsolve results: one compressed ``.npz`` (default) or NetCDF-4 file per result,
+never pickle; label them as :class:`xarray.Dataset` objects.
 
 :func:`save` writes any of the frozen result dataclasses listed in :data:`RESULT_CLASSES`;
 :func:`load` rebuilds it.  One generic mechanism covers every field, so a new field of a result
@@ -28,74 +29,79 @@ Analysis functions that need the operator (:func:`~fpsolve.analysis.probability_
 File format (version :data:`FORMAT_VERSION`): an ``.npz`` archive (``np.savez_compressed``)
 with a JSON header in the member ``__fpsolve_result__`` (format name and version, the result
 class's module and name, ``fpsolve.__version__``, the encoded fields) and the arrays in members
-``a0``, ``a1``, ...  Files are read with ``allow_pickle=False``.  NetCDF is not implemented:
-``.nc`` and other non-``.npz`` data suffixes are refused.
+``a0``, ``a1``, ...  Files are read with ``allow_pickle=False``.
+
+**NetCDF and xarray** (optional extra: ``pip install "fpsolve[xarray]"``).
+:func:`to_xarray` (also ``result.to_xarray()``) labels a result as an :class:`xarray.Dataset`:
+one variable per stored array, named by its field path (``p``, ``error.density_cells``,
+``observables.x``), with named dimensions: grid axes ``x0, x1, ...`` (or the model's
+``names``) with the cell centers as coordinates, ``time`` and ``step`` (with a copy of
+``times``/``steps`` as coordinate), ``mode``, ``axis``, ``trajectory``, ``window``,
+``sample``, ``chain``, ``parameter``, ``block``; other arrays get ``<name>_dim<i>``.
+Scalars, strings and nested reports are flattened into attributes (``residual``,
+``converged`` as 0/1, ``error.density_l1``, ``conditioning.kappa``, ...) beside the repr of
+what is not stored (``operator``, ``model``, ``sampler``), the bond ``scheme``, and the
+fpsolve/NumPy/SciPy versions.  The JSON header of the ``.npz`` format sits in the attribute
+``fpsolve_result``: :func:`from_xarray` rebuilds the result from it and nothing else.
+``save(path, result, format="netcdf")`` writes that dataset with h5netcdf (arrays compressed,
+checksummed and bit for bit: complex, boolean and other dtypes NetCDF lacks are stored as
+real/imaginary pairs or raw bytes, their dtype in the variable attribute ``fpsolve_dtype``);
+:func:`load` recognizes either format by its first bytes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ._io_tree import _Decoder, _Encoder, _import_class
+from ._io_tree import _FORMAT_NAME, FORMAT_VERSION, RESULT_CLASSES, decode_result, encode_result
 from .errors import FpsolveError
 
-__all__ = ["FORMAT_VERSION", "RESULT_CLASSES", "load", "save"]
+__all__ = ["FORMAT_VERSION", "RESULT_CLASSES", "from_xarray", "load", "save", "to_xarray"]
 
-logger = logging.getLogger(__name__)
-
-#: Version of the file layout written by :func:`save`; :func:`load` refuses newer versions.
-FORMAT_VERSION = 1
-
-#: ``(module, name)`` of every result class :func:`save` writes and :func:`load` rebuilds.
-RESULT_CLASSES = (
-    ("fpsolve.results", "StationaryResult"), ("fpsolve.results", "TimeSeriesResult"),
-    ("fpsolve.results", "QuasiStationaryResult"), ("fpsolve.results", "FirstPassageResult"),
-    ("fpsolve.results", "SpectrumResult"),
-    ("fpsolve.stochastic.trajectories", "TrajectoryResult"),
-    ("fpsolve.stochastic.entropy", "StochasticEntropyResult"),
-    ("fpsolve.stochastic.fluctuation", "FluctuationTestResult"),
-    ("fpsolve.learning.sgd", "SGDResult"), ("fpsolve.learning.samplers", "SampleResult"),
-    ("fpsolve.learning.slice_sgd", "SliceSGDResult"),
-)
-
-_FORMAT_NAME = "fpsolve-result"
 _HEADER = "__fpsolve_result__"
 # Suffixes of other data formats: refused rather than silently turned into "name.nc.npz".
 _OTHER_FORMATS = {".nc": "NetCDF", ".nc4": "NetCDF", ".cdf": "NetCDF", ".netcdf": "NetCDF",
                   ".h5": "HDF5", ".hdf5": "HDF5", ".zarr": "Zarr", ".npy": "NumPy .npy",
                   ".pkl": "pickle", ".pickle": "pickle", ".json": "JSON", ".csv": "CSV",
                   ".txt": "text"}
+_NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf")
+_FORMATS = ("npz", "netcdf")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def save(path, result) -> Path:
-    """Write ``result`` to a compressed ``.npz`` file (no pickle).
+def save(path, result, *, format: str | None = None) -> Path:
+    """Write ``result`` to a compressed ``.npz`` (default) or NetCDF-4 file (no pickle).
 
     Parameters
     ----------
     path : str or os.PathLike
-        Target file.  ``".npz"`` is appended unless ``path`` already ends with it (as
-        ``np.savez`` does), so ``"run_T0.5"`` becomes ``"run_T0.5.npz"``.  Suffixes of other
-        data formats (``.nc``, ``.h5``, ``.json``, ...) are refused: NetCDF is not implemented.
-        An existing file is replaced atomically (written to a temporary file, then renamed).
+        Target file.  The format's suffix (``".npz"``; ``".nc"`` for NetCDF) is appended
+        unless ``path`` already ends with it (as ``np.savez`` does), so ``"run_T0.5"``
+        becomes ``"run_T0.5.npz"``.  Suffixes of other data formats (``.h5``, ``.json``, ...)
+        are refused.  An existing file is replaced atomically (written to a temporary file,
+        then renamed).
     result : dataclass instance
         One of :data:`RESULT_CLASSES`.
+    format : {"npz", "netcdf"}, optional, keyword-only
+        File format; by default ``"netcdf"`` when ``path`` ends with ``.nc``, ``.nc4``,
+        ``.cdf`` or ``.netcdf``, else ``"npz"``.  NetCDF needs the optional extra
+        ``pip install "fpsolve[xarray]"`` (xarray and h5netcdf with h5py).
 
     Returns
     -------
     pathlib.Path
-        The path written (with its ``.npz`` suffix); pass it to :func:`load`.
+        The path written (with its suffix); pass it to :func:`load`.
 
     Raises
     ------
     FpsolveError
-        ``result`` is not a supported result, or ``path`` has another data format's suffix.
+        ``result`` is not a supported result, ``format`` is unknown, ``path`` has another
+        data format's suffix, or NetCDF was asked for without xarray/h5netcdf installed.
 
     Notes
     -----
@@ -118,23 +124,15 @@ def save(path, result) -> Path:
     >>> bool((back.p == res.p).all()), back.grid == res.grid, back.operator is None
     (True, True, True)
     """
-    cls = type(result)
-    if (cls.__module__, cls.__qualname__) not in RESULT_CLASSES:
-        known = ", ".join(name for _, name in RESULT_CLASSES)
-        raise FpsolveError(f"result: expected an fpsolve result ({known}), "
-                           f"got {cls.__module__}.{cls.__qualname__}")
+    fmt = _check_format(format)
+    if fmt is None:   # from the suffix: NetCDF suffixes mean NetCDF, anything else .npz
+        fmt = "netcdf" if _as_path(path).suffix.lower() in _NETCDF_SUFFIXES else "npz"
+    if fmt == "netcdf":
+        from ._xarray import save_netcdf  # xarray is optional: imported only when asked for
+        return save_netcdf(path, result)
     target = _npz_path(path)
-    enc = _Encoder()
-    fields = {f.name: enc.encode(getattr(result, f.name), f.name)
-              for f in dataclasses.fields(result) if f.init}
-    for where, kind in enc.dropped:
-        logger.info("save: %s.%s (%s) is not stored; load() gives None", cls.__name__, where,
-                    kind)
-    header = {"format": _FORMAT_NAME, "format_version": FORMAT_VERSION,
-              "fpsolve_version": _fpsolve_version(), "module": cls.__module__,
-              "name": cls.__qualname__, "fields": fields,
-              "dropped": [where for where, _ in enc.dropped]}
-    _write_atomic(target, {_HEADER: np.array(json.dumps(header)), **enc.arrays})
+    header, arrays = encode_result(result)
+    _write_atomic(target, {_HEADER: np.array(json.dumps(header)), **arrays})
     return target
 
 
@@ -144,8 +142,9 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
-        The file.  When ``path`` does not exist and does not end with ``".npz"``, ``path +
-        ".npz"`` is tried, so ``load(p)`` reads what ``save(p, result)`` wrote.
+        The file, ``.npz`` or NetCDF (recognized by its first bytes).  When ``path`` does not
+        exist and has no suffix of either format, ``path + ".npz"`` and then ``path + ".nc"``
+        are tried, so ``load(p)`` reads what ``save(p, result)`` wrote.
 
     Returns
     -------
@@ -161,51 +160,80 @@ def load(path):
     FileNotFoundError
         No such file.
     FpsolveError
-        ``path`` is not an fpsolve result file (another ``.npz``, ``.npy``, pickle or any other
-        file, or a damaged header), holds an unknown result class, or was written in a newer
-        format version than this fpsolve reads.
+        ``path`` is not an fpsolve result file (another ``.npz`` or NetCDF, ``.npy``, pickle
+        or any other file, or a damaged header or member/variable; the message names the file
+        and the member or variable), holds an unknown result class, or was written in a newer
+        format version than this fpsolve reads; or a NetCDF file is read without
+        xarray/h5netcdf installed.
 
     Examples
     --------
     See :func:`save`.
     """
     path = _existing(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic == _HDF5_MAGIC:   # NetCDF-4 is HDF5
+        from ._xarray import load_netcdf
+        return load_netcdf(path)
     header, arrays = _read(path)
-    cls = _result_class(header, path)
-    dec, kwargs = _Decoder(arrays, path), {}
-    try:
-        for f in (f for f in dataclasses.fields(cls) if f.init):
-            if f.name in header["fields"]:
-                kwargs[f.name] = dec.decode(header["fields"][f.name])
-            else:   # a field the class gained after the file was written
-                kwargs[f.name] = _default(f)
-                logger.info("load: %s.%s is not in %s; using %r", cls.__name__, f.name, path,
-                            kwargs[f.name])
-        result = cls(**kwargs)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise FpsolveError(f"path: {str(path)!r} is damaged or was written by an incompatible "
-                           f"fpsolve {header.get('fpsolve_version')} "
-                           f"({type(exc).__name__}: {exc})") from exc
-    _check_grid_shapes(result, path)
-    for where in header.get("dropped", []):
-        logger.info("load: %s.%s was not stored; it is None", cls.__name__, where)
-    return result
+    return decode_result(header, arrays, path)
 
 
-#: Fields whose last ``grid.ndim`` axes are the grid's shape, checked by :func:`load`.
-_GRID_FIELDS = {"StationaryResult": ("p",), "TimeSeriesResult": ("p",),
-                "QuasiStationaryResult": ("p",), "FirstPassageResult": ("tau",)}
+def to_xarray(result):
+    """Label ``result`` as an :class:`xarray.Dataset` (also ``result.to_xarray()``).
+
+    Parameters
+    ----------
+    result : dataclass instance
+        One of :data:`RESULT_CLASSES`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables, dimensions, coordinates and attributes as described in the module
+        docstring; :func:`from_xarray` rebuilds ``result`` from it.
+
+    Raises
+    ------
+    FpsolveError
+        ``result`` is not a supported result, or xarray is not installed (the message names
+        the extra ``pip install "fpsolve[xarray]"``).
+
+    Examples
+    --------
+    >>> import fpsolve as fp
+    >>> op = fp.FokkerPlanckOperator(fp.CartesianGrid([(-3, 3)], (6,)),
+    ...                              fp.FokkerPlanckModel(lambda x: -x))
+    >>> ds = fp.solve_stationary(op).to_xarray()
+    >>> ds["p"].dims, ds["x0"].values.tolist(), ds.attrs["converged"]
+    (('x0',), [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5], 1)
+    """
+    from ._xarray import to_xarray as convert
+    return convert(result)
 
 
-def _check_grid_shapes(result, path) -> None:
-    """Raise :class:`FpsolveError` naming file and field when a grid-valued array does not have
-    the shape of the stored grid (a swapped or truncated member)."""
-    grid = getattr(result, "grid", None)
-    for name in _GRID_FIELDS.get(type(result).__name__, ()) if grid is not None else ():
-        arr = getattr(result, name, None)
-        if arr is not None and np.shape(arr)[-grid.ndim:] != grid.shape:
-            raise FpsolveError(f"path: {str(path)!r}: field {name!r} has shape {np.shape(arr)}; "
-                               f"expected {grid.shape} on its grid (last axes)")
+def from_xarray(dataset):
+    """The result that :func:`to_xarray` labelled; ``operator``, ``model`` and ``sampler``
+    are ``None``, as after :func:`load`.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Made by :func:`to_xarray` (it carries the attribute ``fpsolve_result``).
+
+    Returns
+    -------
+    result
+        An instance of one of :data:`RESULT_CLASSES`, arrays bit for bit.
+
+    Raises
+    ------
+    FpsolveError
+        ``dataset`` has no fpsolve header, or a variable is missing or does not fit it.
+    """
+    from ._xarray import from_xarray as convert
+    return convert(dataset)
 
 
 # ------------------------------------------------------------------------------ files
@@ -215,8 +243,8 @@ def _npz_path(path) -> Path:
     suffix = target.suffix.lower()
     if suffix in _OTHER_FORMATS:
         raise FpsolveError(f"path: {_OTHER_FORMATS[suffix]} files ({suffix!r}) are not "
-                           "supported (NetCDF is not implemented); use a '.npz' path or a "
-                           "path without suffix")
+                           "written by format='npz'; use a '.npz' path, a path without "
+                           "suffix, or format='netcdf' for '.nc'")
     return target if suffix == ".npz" else target.with_name(target.name + ".npz")
 
 
@@ -240,12 +268,20 @@ def _as_path(path) -> Path:
 
 
 def _existing(path) -> Path:
-    """``path``, or ``path + '.npz'`` when only that exists."""
+    """``path``, or ``path + '.npz'`` (or ``'.nc'``) when only that exists."""
     path = _as_path(path)
-    with_suffix = path.with_name(path.name + ".npz")
-    if not path.exists() and path.suffix.lower() != ".npz" and with_suffix.exists():
-        return with_suffix
+    if path.exists() or path.suffix.lower() in (".npz",) + _NETCDF_SUFFIXES:
+        return path
+    for suffix in (".npz", ".nc"):
+        if path.with_name(path.name + suffix).exists():
+            return path.with_name(path.name + suffix)
     return path
+
+
+def _check_format(format):
+    if format is not None and format not in _FORMATS:
+        raise FpsolveError(f"format: expected one of {_FORMATS} or None, got {format!r}")
+    return format
 
 
 def _read(path: Path) -> tuple[dict, dict]:
@@ -278,36 +314,3 @@ def _member(data, key: str, path: Path) -> np.ndarray:
     except Exception as exc:  # zlib.error is no OSError/ValueError; any failure is damage
         raise FpsolveError(f"path: {str(path)!r}: member {key!r} is damaged "
                            f"({type(exc).__name__}: {exc})") from exc
-
-
-def _result_class(header: dict, path: Path):
-    """The result class named in ``header``, after the format-version check."""
-    version = header.get("format_version")
-    if type(version) is not int or version < 1:
-        raise FpsolveError(f"path: {str(path)!r} has a damaged header (format_version "
-                           f"{version!r})")
-    if version > FORMAT_VERSION:
-        raise FpsolveError(f"path: {str(path)!r} was written in result-file format version "
-                           f"{version} by fpsolve {header.get('fpsolve_version')}; this fpsolve "
-                           f"({_fpsolve_version()}) reads versions up to {FORMAT_VERSION}: "
-                           "upgrade fpsolve")
-    key = (header.get("module"), header.get("name"))
-    if key not in RESULT_CLASSES:
-        raise FpsolveError(f"path: {str(path)!r} holds an unknown result class "
-                           f"{key[0]}.{key[1]}; known: "
-                           + ", ".join(f"{m}.{n}" for m, n in RESULT_CLASSES))
-    return _import_class(*key)
-
-def _default(f: dataclasses.Field):
-    """Default of field ``f``, or None when it has none."""
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
-def _fpsolve_version() -> str:
-    # Imported here: fpsolve/__init__.py may import this module before it sets __version__.
-    from . import __version__
-    return __version__

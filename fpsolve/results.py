@@ -15,6 +15,18 @@ __all__ = ["StationaryResult", "TimeSeriesResult", "QuasiStationaryResult",
            "FirstPassageResult", "SpectrumResult", "ErrorReport", "ExtrapolatedResult"]
 
 
+class LabelledResult:
+    """Base of the results with a grid or trajectories: adds :meth:`to_xarray`."""
+
+    __slots__ = ()
+
+    def to_xarray(self):
+        """This result as an :class:`xarray.Dataset` (:func:`fpsolve.io.to_xarray`; needs
+        ``pip install "fpsolve[xarray]"``)."""
+        from .io import to_xarray  # io sits above results: imported only when called
+        return to_xarray(self)
+
+
 @dataclass(frozen=True)
 class ErrorReport:
     """What a stationary solve knows about its own discretization error.
@@ -72,7 +84,7 @@ class ErrorReport:
 
 
 @dataclass(frozen=True)
-class ExtrapolatedResult:
+class ExtrapolatedResult(LabelledResult):
     """Stationary density, cell current and entropy production rate after Richardson
     extrapolation (fourth order on smooth problems), on the fine grid.
 
@@ -113,7 +125,7 @@ class ExtrapolatedResult:
 
 
 @dataclass(frozen=True)
-class StationaryResult:
+class StationaryResult(LabelledResult):
     """Stationary density of a Fokker-Planck operator.
 
     Attributes
@@ -154,7 +166,7 @@ class StationaryResult:
 
 
 @dataclass(frozen=True)
-class TimeSeriesResult:
+class TimeSeriesResult(LabelledResult):
     """Densities ``p[t]`` at the requested ``times`` (shape ``(len(times), *grid.shape)``)."""
 
     times: np.ndarray
@@ -167,7 +179,7 @@ class TimeSeriesResult:
 
 
 @dataclass(frozen=True)
-class QuasiStationaryResult:
+class QuasiStationaryResult(LabelledResult):
     """Principal eigenpair with absorbing walls: ``G p = -decay_rate p``, ``sum(p) vol = 1``."""
 
     p: np.ndarray
@@ -180,7 +192,7 @@ class QuasiStationaryResult:
 
 
 @dataclass(frozen=True)
-class FirstPassageResult:
+class FirstPassageResult(LabelledResult):
     """Mean first-passage time ``tau`` to the absorbing walls from each cell center;
     ``residual`` is ``||G^T tau + 1|| / ||diag(G) tau||``."""
 
@@ -193,7 +205,7 @@ class FirstPassageResult:
 
 
 @dataclass(frozen=True)
-class SpectrumResult:
+class SpectrumResult(LabelledResult):
     """Slowest relaxation rates ``rates`` (``-Re`` of eigenvalues, ascending) and eigenvalues."""
 
     rates: np.ndarray

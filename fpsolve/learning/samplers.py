@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FpsolveError, FpsolveWarning
+from ..results import LabelledResult
 from . import _kernels_samplers as _ks
 from .datasets import as_dataset
 from .diagnostics import check_mixing, effective_sample_size, rhat
@@ -146,7 +147,7 @@ def as_sampler(sampler) -> Sampler:
 
 
 @dataclass(frozen=True)
-class SampleResult:
+class SampleResult(LabelledResult):
     """Samples of ``n_chains`` chains and their diagnostics (:func:`sample`).
 
     Attributes

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import FpsolveError
+from ..results import LabelledResult
 from . import _kernels
 from .datasets import as_dataset
 from .models import GradientModel
@@ -40,7 +41,7 @@ _MAX_RECORD_BYTES = 4 * 2**30
 
 
 @dataclass(frozen=True)
-class SGDResult:
+class SGDResult(LabelledResult):
     """A thinned SGD trajectory.
 
     Attributes

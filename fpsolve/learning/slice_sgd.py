@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FpsolveError
+from ..results import LabelledResult
 from . import _kernels_slice
 from .models import GradientModel, _positive_int
 from .schedules import as_key
@@ -21,7 +22,7 @@ _BLOCKS = 16  # fixed reduction blocks of slice_sgd (sums independent of the thr
 
 
 @dataclass(frozen=True)
-class SliceSGDResult:
+class SliceSGDResult(LabelledResult):
     """Streaming statistics of SGD on a slice (:func:`slice_sgd`); time in SGD steps.
 
     ``counts (n_blocks, *grid.shape)``: visits per cell after each counted step, per block of

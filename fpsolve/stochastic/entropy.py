@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FpsolveError
-from ..results import StationaryResult
+from ..results import LabelledResult, StationaryResult
 from .fluctuation import Estimate, _normal_interval
 
 __all__ = ["stochastic_entropy_production", "StochasticEntropyResult", "extrapolate_to_zero_dt"]
@@ -28,7 +28,7 @@ _CHUNK_POINTS = 2**18   # points per vectorized chunk: keeps temporaries at a fe
 
 
 @dataclass(frozen=True)
-class StochasticEntropyResult:
+class StochasticEntropyResult(LabelledResult):
     """Entropy production of each trajectory over windows of ``window`` recorded steps.
 
     Attributes

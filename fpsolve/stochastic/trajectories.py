@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from ..results import LabelledResult
+
 __all__ = ["TrajectoryResult"]
 
 
 @dataclass(frozen=True)
-class TrajectoryResult:
+class TrajectoryResult(LabelledResult):
     """Trajectories of an SDE ensemble (``fpsolve.simulate``).
 
     Attributes

@@ -93,12 +93,19 @@ def _slice(_):
     return slice_sgd(model, data, prob, n_steps=20, n_chains=2, burn_in=2, rng=7)
 
 
+def _extrapolated(_):
+    # 24 = 4 * MIN_COARSE_CELLS: a third grid (6x6) gives the error dict too
+    return fp.extrapolate_stationary(ou_operator(fp.CartesianGrid([(-3, 3)] * 2, (24, 24))))
+
+
 BUILDERS = {
     "StationaryResult": lambda st: st,
     "TimeSeriesResult": _time_series,
     "QuasiStationaryResult": lambda _: _absorbing(fp.solve_quasi_stationary),
     "FirstPassageResult": lambda _: _absorbing(fp.mean_first_passage_time),
-    "SpectrumResult": lambda _: fp.relaxation_spectrum(ou_operator(), k=3),
+    "SpectrumResult": lambda _: fp.relaxation_spectrum(ou_operator(), k=3,
+                                                         return_modes=True),
+    "ExtrapolatedResult": _extrapolated,
     "TrajectoryResult": _trajectories,
     "StochasticEntropyResult": _entropy,
     "FluctuationTestResult": _fluctuation,
@@ -242,9 +249,14 @@ def test_suffix_handling(tmp_path, stationary):
     assert io.save(str(tmp_path / "b.npz"), stationary).name == "b.npz"
     # load(p) finds what save(p, ...) wrote
     assert isinstance(io.load(tmp_path / "run_T0.5"), type(stationary))
-    for suffix in (".nc", ".h5", ".json"):
-        with pytest.raises(FpsolveError, match=r"^path: .*NetCDF is not implemented"):
+    for suffix in (".h5", ".json"):
+        with pytest.raises(FpsolveError, match=r"^path: .*not written by format='npz'"):
             io.save(tmp_path / f"c{suffix}", stationary)
+    # NetCDF suffixes choose NetCDF (tests/unit/test_xarray.py); format="npz" refuses them
+    with pytest.raises(FpsolveError, match=r"^path: NetCDF files \('.nc'\)"):
+        io.save(tmp_path / "c.nc", stationary, format="npz")
+    with pytest.raises(FpsolveError, match=r"^format: expected one of"):
+        io.save(tmp_path / "c", stationary, format="zarr")
     with pytest.raises(FpsolveError, match="^path: expected a str or os.PathLike"):
         io.save(3, stationary)
 
