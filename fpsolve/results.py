@@ -92,7 +92,7 @@ class ExtrapolatedResult(LabelledResult):
     ----------
     p : ndarray, shape grid.shape
         Extrapolated density (positive; extrapolated in ``log p``).
-    current : ndarray, shape (d, *grid.shape)
+    current : ndarray, shape (d,) + grid.shape
         Extrapolated cell-centered current.
     epr : float
         Extrapolated entropy production rate.

@@ -23,7 +23,7 @@ class ProbabilityCurrent:
         ``faces[i]`` has the shape of the grid with ``n_i + 1`` entries on axis ``i``: the current
         density ``J_i`` through each face normal to axis ``i``, walls included (zero on
         reflecting walls, the exit current on absorbing ones, equal ends on periodic axes).
-    cells : ndarray, shape (d, *grid.shape)
+    cells : ndarray, shape (d,) + grid.shape
         Cell-centered current, the mean of the two faces of each cell per axis.
     grid : CartesianGrid
     """

@@ -195,7 +195,7 @@ class RegressionNetwork(GradientModel):
 
 
 class LinearRegression(GradientModel):
-    """Linear model ``f(x; w) = w . x`` without intercept (append a constant feature for one).
+    """Linear model ``f(x; w) = w^T x`` without intercept (append a constant feature for one).
 
     Parameters
     ----------
@@ -241,7 +241,7 @@ class LinearRegression(GradientModel):
 
 
 class SoftmaxRegression(GradientModel):
-    """Multinomial logistic regression: logits ``z_k = W_k . x + b_k``.
+    """Multinomial logistic regression: logits ``z_k = W_k x + b_k``.
 
     Parameters are the weights ``W (n_classes, n_features)`` row-major, then the biases
     ``b (n_classes,)``: ``d = n_classes (n_features + 1)``.  Labels are ints in

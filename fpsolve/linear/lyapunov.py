@@ -149,7 +149,7 @@ def current_matrix(A, D, S=None) -> np.ndarray:
 
 
 def entropy_production_rate(A, D, S=None) -> float:
-    """Mean entropy production rate ``int J . D^-1 J / p dx`` of the Gaussian ``p = N(0, S)``.
+    """Mean entropy production rate ``int J^T D^-1 J / p dx`` of the Gaussian ``p = N(0, S)``.
 
     Parameters
     ----------

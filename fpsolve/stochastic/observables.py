@@ -205,7 +205,7 @@ class CellCurrent(PathObservable):
 
 
 class RunningEntropy(PathObservable):
-    """Per-trajectory sum of ``w = F(x_mid) . (x_{n+1} - x_n) - (U(x_{n+1}) - U(x_n))``.
+    """Per-trajectory sum of ``w = F(x_mid)^T (x_{n+1} - x_n) - (U(x_{n+1}) - U(x_n))``.
 
     With ``F`` the effective force ``D^-1 (a - div D)`` (``model.fields(grid).force``) and ``U``
     the potential of a potential model, the sum is the medium entropy production in units of
@@ -216,7 +216,7 @@ class RunningEntropy(PathObservable):
     ----------
     grid : CartesianGrid
         Grid on whose cell centers ``field`` and ``potential`` are given.
-    field : ndarray, shape (d, *grid.shape)
+    field : ndarray, shape (d,) + grid.shape
     potential : ndarray, shape grid.shape, optional, keyword-only
     every : int, default 0, keyword-only
         Also record the running totals after every ``every``-th step (0: totals only).

@@ -14,8 +14,9 @@ Each block is its own test (``docs/theory.md:L120``).  A test first runs, once p
 blocks above it in the same file, so ``-k`` selections work; if one of those fails, the later
 block is skipped rather than reported as a second failure.
 
-The last test checks that docs/api.md mentions every name in the ``__all__`` of fpsolve and of
-its subpackages.
+The last tests check that docs/api.md, a short index into the API reference generated from the
+docstrings, names every public module and generates that reference (its coverage of every
+public name is checked by tests/docs/test_sphinx_build.py, which builds the site).
 """
 
 from __future__ import annotations
@@ -190,123 +191,39 @@ def test_parser_reads_directives(tmp_path):
 
 def test_docs_exist_and_have_examples():
     names = {p.name for p in DOC_FILES}
-    assert {"getting-started.md", "theory.md", "api.md", "validation.md", "README.md"} <= names
+    assert {"index.md", "getting-started.md", "theory.md", "api.md", "validation.md",
+            "README.md"} <= names
+    assert (ROOT / "docs" / "conf.py").is_file()
     for path in DOC_FILES:
         if path.name in ("getting-started.md", "README.md"):
             assert parse_blocks(path), f"{path.name} has no python example"
 
 
-@pytest.mark.parametrize("module", PUBLIC_MODULES)
-def test_api_reference_is_complete(module):
-    """docs/api.md names every public name of ``module`` (in backticks)."""
-    mod = importlib.import_module(module)
+# ------------------------------------------------------------------ docs/api.md: a short index
+# The API reference is generated from the docstrings (docs/conf.py: autosummary + numpydoc), so
+# signatures cannot drift; docs/api.md only points into it.  tests/docs/test_sphinx_build.py
+# builds the site and checks that the generated reference covers every public name.
+def test_api_page_generates_the_reference_recursively():
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    absent = [name for name in getattr(mod, "__all__", [])
-              if not re.search(rf"`[^`\n]*\b{re.escape(name)}\b[^`\n]*`", api)]
-    assert not absent, f"docs/api.md does not document {module}: {absent}"
+    block = re.search(r"```\{eval-rst\}\n(.*?)```", api, re.DOTALL)
+    assert block, "docs/api.md has no eval-rst block with the autosummary directive"
+    lines = [line.strip() for line in block.group(1).splitlines()]
+    assert ".. autosummary::" in lines and ":toctree: generated" in lines
+    assert ":recursive:" in lines and "fpsolve" in lines
 
 
-
-# ------------------------------------------------------------------ docs/api.md cannot drift
-def _api_rows():
-    """``(module, name, signature or None)`` of every table row and ``###`` heading of
-    docs/api.md under a ``## `module``` section (first cell / heading in backticks)."""
-    module, owner, rows = None, None, []
-    for line in (ROOT / "docs" / "api.md").read_text(encoding="utf-8").splitlines():
-        head = re.match(r"^## `(fpsolve[\w.]*)`", line)
-        if head or line.startswith("## "):
-            module, owner = (head.group(1) if head else None), None
-            continue
-        if line.startswith("### "):
-            owner = None
-        sub = re.match(r"^### `([\w.]+)(\([^`]*\))?`", line)
-        cell = sub or re.match(r"^\| `([\w.]+)` \| `([^`]*)` \|", line)
-        if module and cell:
-            name, sig = cell.group(1), cell.group(2)
-            if sig and sig.startswith("("):
-                sig = name + sig
-            rows.append((module, owner, name, sig if sig and sig.startswith(name + "(") else None))
-            if sub:
-                owner = name            # table rows below a class heading may be its members
-    return rows
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_api_index_lists_every_public_module(module):
+    """docs/api.md's index table has a row for ``module`` (first cell in backticks)."""
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert re.search(rf"^\| `{re.escape(module)}`", api, re.MULTILINE), module
 
 
-def _resolve(module, owner, name):
-    """``name`` in ``module`` (a dotted ``fpsolve.x`` names a module), else a member of the
-    section's class ``owner``."""
-    if name.startswith("fpsolve."):
-        return importlib.import_module(name)
-    mod = importlib.import_module(module)
-    try:
-        obj = mod
-        for part in name.split("."):
-            obj = getattr(obj, part)
-        return obj
-    except AttributeError:
-        if owner is None or owner.startswith("fpsolve."):
-            raise
-        return getattr(getattr(mod, owner), name)
-
-
-def _documented_parameters(name, sig):
-    """Parameter names, kinds and literal defaults of a documented signature ``name(...)``."""
-    import ast
-    args = sig[sig.index("("):] if "(" in sig else "()"
-    fn = ast.parse(f"def f{args}: pass").body[0].args
-    out = [(a.arg, "positional") for a in fn.posonlyargs + fn.args]
-    out += [("*" + fn.vararg.arg, "var")] if fn.vararg else []
-    out += [(a.arg, "keyword") for a in fn.kwonlyargs]
-    defaults = dict(zip([a.arg for a in fn.args][::-1], fn.defaults[::-1]))
-    defaults.update({a.arg: d for a, d in zip(fn.kwonlyargs, fn.kw_defaults) if d is not None})
-    return out, defaults
-
-
-def test_every_name_documented_in_the_api_reference_resolves():
-    # Issue 13 item 10: api.md listed fp.observed_order, which did not exist (only
-    # fp.analysis.observed_order).  Every documented name must resolve in its section's module.
-    rows = _api_rows()
-    assert len(rows) > 100                                # the parser found the tables
-    missing = []
-    for module, owner, name, _ in rows:
-        try:
-            _resolve(module, owner, name)
-        except AttributeError:
-            missing.append(f"{module}.{name}")
-    assert not missing, f"docs/api.md documents names that do not exist: {missing}"
-
-
-def test_documented_signatures_match_the_code():
-    # Parameter names, order, keyword-only-ness and literal defaults of every documented
-    # signature agree with inspect.signature (so a changed default, e.g. evolve's method, or a
-    # renamed argument cannot drift from the reference).
-    import ast
-    import inspect
-    wrong = []
-    for module, owner, name, sig in _api_rows():
-        obj = _resolve(module, owner, name)
-        if sig is None or not callable(obj):
-            continue
-        try:
-            code = inspect.signature(obj)
-            doc, defaults = _documented_parameters(name, sig)
-        except (ValueError, TypeError, SyntaxError):
-            continue                                       # builtins, non-Python signatures
-        params = [p for p in code.parameters.values() if p.kind is not p.VAR_KEYWORD]
-        have = [("*" + p.name if p.kind is p.VAR_POSITIONAL else p.name,
-                 {p.KEYWORD_ONLY: "keyword", p.VAR_POSITIONAL: "var"}.get(p.kind, "positional"))
-                for p in params]
-        if have != doc:
-            wrong.append(f"{module}.{name}: documented {doc}, code {have}")
-            continue
-        for arg, node in defaults.items():
-            try:
-                value = ast.literal_eval(node)
-            except ValueError:
-                continue                                   # non-literal default (np.inf, ...)
-            if code.parameters[arg].default != value:
-                wrong.append(f"{module}.{name}: {arg}={value!r} documented, "
-                             f"{code.parameters[arg].default!r} in the code")
-    assert not wrong, "\n".join(wrong)
+def test_every_module_named_in_the_api_index_exists():
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(fpsolve(?:\.\w+)*)`", api)
+    assert len(set(named)) >= len(PUBLIC_MODULES)
+    assert not missing(set(named)), missing(set(named))
 
 
 def test_fpsolve_list_example_shows_every_registered_case():
