@@ -8,7 +8,10 @@
 
 ``reproduce`` runs the selected cases (all by default) in the order given, writes the figures
 of case ``c`` into ``DIR/c/`` and the report to ``DIR/report.json``, then prints a summary
-table.  The report records the command line, the fpsolve version, the git commit (when fpsolve
+table.  While it runs, stderr gets one line when a case starts and one when it ends (name,
+elapsed seconds, verdict), terminal or not, so a log shows where a long run stands; a tqdm bar
+over the cases is added when stderr is a terminal (``--no-progress`` removes the bar, not the
+lines).  The report records the command line, the fpsolve version, the git commit (when fpsolve
 runs from a checkout), the Python / NumPy / SciPy / Numba versions, the core count, start and
 end time and, per case, its title, description, checks and figures.
 
@@ -239,10 +242,13 @@ def _run_cases(report: dict[str, Any], selected: list[Case], args: argparse.Name
     each; the exit status (130 on Ctrl-C, with the finished cases reported)."""
     try:
         _write_report(report, path)  # the previous run's report stops looking current now
-        for case in _progress(selected, disable=args.no_progress):
-            report["cases"][case.name] = run_case(case, quick=args.quick,
-                                                  outdir=path.parent / case.name,
-                                                  relative_to=path.parent)
+        for i, case in enumerate(_progress(selected, disable=args.no_progress), 1):
+            tag = f"[{i}/{len(selected)}] {case.name}"
+            _case_line(f"{tag}: started")
+            entry = run_case(case, quick=args.quick, outdir=path.parent / case.name,
+                             relative_to=path.parent)
+            report["cases"][case.name] = entry
+            _case_line(f"{tag}: {_verdict(entry)} in {entry['seconds']:.1f} s")
             _write_report(report, path)
         status = None
     except KeyboardInterrupt:
@@ -287,6 +293,23 @@ def _progress(cases: list[Case], *, disable: bool):
     for case in bar:
         bar.set_postfix_str(case.name)
         yield case
+
+
+def _case_line(line: str) -> None:
+    """One progress line on stderr, flushed at once (a log read while the run goes on must be
+    current); through tqdm so that a bar on a terminal is redrawn below it."""
+    from tqdm import tqdm
+
+    tqdm.write(f"fpsolve reproduce: {line}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _verdict(entry: dict[str, Any]) -> str:
+    """``PASS``, ``FAIL`` or ``ERROR`` with the checks passed, as in the summary table."""
+    status = "ERROR" if entry["error"] else ("PASS" if entry["passed"] else "FAIL")
+    n_ok = sum(c["passed"] for c in entry["checks"].values())
+    over = ", over budget" if not entry["within_budget"] else ""
+    return f"{status} ({n_ok}/{len(entry['checks'])} checks{over})"
 
 
 def _write_report(report: dict[str, Any], path: Path) -> None:

@@ -88,16 +88,18 @@ def sampler_gradient(kind, x, y, a, c, m, key, mode, b, chain, t, first, w, pool
 
 
 @jit_serial
-def sampler_chain(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, n_steps, every, skip,
-                  chain, w, out, pool, tmp, gref, gbar, cv, grad, status):
-    """Run one chain ``n_steps`` steps from step 0; stop at divergence.
+def sampler_chain(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, step0, n_steps, every,
+                  skip, chain, w, out, pool, tmp, gref, gbar, cv, grad, status):
+    """Advance one chain ``n_steps`` steps from global step ``step0``; stop at divergence.
 
-    After step ``s = k every`` with ``k > skip``, ``out[k - skip - 1] = w``.  ``status`` is
-    ``(code, step, loss)`` as in :func:`fpsolve.learning._kernels.sgd_chain`.
+    After global step ``s = k every`` with ``k > skip``, ``out[k - skip - 1] = w``.  A run cut
+    into chunks (consecutive ``step0``) equals one call bit for bit: batches and normals are
+    pure functions of the global step.  ``status`` is ``(code, step, loss)`` as in
+    :func:`fpsolve.learning._kernels.sgd_chain`.
     """
-    for t in range(n_steps):
-        loss = sampler_gradient(kind, x, y, a, c, m, key, mode, b, chain, t, t == 0, w, pool,
-                                tmp, gref, gbar, cv, grad)
+    for t in range(step0, step0 + n_steps):
+        loss = sampler_gradient(kind, x, y, a, c, m, key, mode, b, chain, t, t == step0, w,
+                                pool, tmp, gref, gbar, cv, grad)
         if not loss <= max_loss:
             status[0], status[1], status[2] = BAD_LOSS, t, loss
             return
@@ -110,13 +112,14 @@ def sampler_chain(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, n_steps
 
 
 @jit_parallel
-def sampler_chains(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, n_steps, every, skip,
-                   w, out, pool, tmp, gref, gbar, cv, grad, status):
-    """All chains (``prange``): ``w (C, d)``, ``out (n_records, C, d)``, ``status (C, 3)``."""
+def sampler_chains(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, step0, n_steps,
+                   every, skip, w, out, pool, tmp, gref, gbar, cv, grad, status):
+    """All chains (``prange``) of one chunk: ``w (C, d)``, ``out (n_records, C, d)``,
+    ``status (C, 3)``."""
     for ch in prange(w.shape[0]):
-        sampler_chain(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, n_steps, every,
-                      skip, ch, w[ch], out[:, ch], pool[ch], tmp[ch], gref, gbar, cv, grad[ch],
-                      status[ch])
+        sampler_chain(kind, x, y, a, c, m, key, mode, b, eta, amp, max_loss, step0, n_steps,
+                      every, skip, ch, w[ch], out[:, ch], pool[ch], tmp[ch], gref, gbar, cv,
+                      grad[ch], status[ch])
 
 
 # ----------------------------------------------------------------------------- epoch maps

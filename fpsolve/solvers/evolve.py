@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._progress import check_progress, progress_bar
 from ..errors import PositivityWarning, SolverError
 from ..results import TimeSeriesResult
 from .options import check_operator
@@ -35,9 +36,12 @@ _BDF2_C = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
 #: Step sizes that agree to this relative tolerance share one factorization.
 _STEP_RTOL = 1e-12
 
+#: The progress bar advances in about this many blocks of steps (one update per block).
+_PROGRESS_BLOCKS = 100
+
 
 def evolve(op, p0, times, *, method: str = "auto", dt: float | None = None,
-           n_steps: int | None = None) -> TimeSeriesResult:
+           n_steps: int | None = None, progress=None) -> TimeSeriesResult:
     """Densities ``p(t)`` at the requested ``times``, starting from ``p0`` at ``t = 0``.
 
     Parameters
@@ -120,15 +124,20 @@ def evolve(op, p0, times, *, method: str = "auto", dt: float | None = None,
     p = check_density(check_operator(op).grid, p0, "p0")
     t = _check_times(times)
     h0 = _nominal_step(t, dt, n_steps)
+    progress = check_progress(progress)
     G = op.matrix()
     if method == "expm":
         out, steps, msg = _expm_series(G, p, t), 0, "expm: expm_multiply, exact in time"
     else:
         out, stepper = np.empty((len(t), op.grid.size)), _Stepper(G, method)
-        t_prev = 0.0
-        for j, t_next in enumerate(t):
-            out[j] = p = stepper.advance(p, t_next - t_prev, h0)
-            t_prev = t_next
+        total = sum(_step_count(b - a, h0) for a, b in zip(np.r_[0.0, t[:-1]], t) if b > a)
+        with progress_bar(progress=progress, total=total, desc=f"evolve ({method})",
+                          unit="step") as bar:
+            stepper.bar, stepper.block = bar, max(1, total // _PROGRESS_BLOCKS)
+            t_prev = 0.0
+            for j, t_next in enumerate(t):
+                out[j] = p = stepper.advance(p, t_next - t_prev, h0)
+                t_prev = t_next
         steps = stepper.n_steps
         msg = f"{method}: {steps} steps, {len(stepper.factors)} factorizations"
         if method == "auto":
@@ -218,6 +227,12 @@ def _nominal_step(t, dt, n_steps) -> float:
     return float(t[-1]) / int(n_steps) if t[-1] > 0 else 1.0
 
 
+def _step_count(length: float, h0: float) -> int:
+    """Fewest equal steps <= ``h0`` over ``length > 0``; the relative slack keeps round-off
+    from adding a step."""
+    return max(1, math.ceil(length / h0 * (1.0 - _STEP_RTOL)))
+
+
 class _Stepper:
     """Advances a density by one output interval with equal steps, caching factorizations."""
 
@@ -225,6 +240,7 @@ class _Stepper:
         self.G = G.tocsr()
         self.method = method
         self.n_steps = self.n_fallback = 0
+        self.bar, self.block = None, 1  # progress bar, updated every `block` steps
         self.factors: list[tuple[float, float, object]] = []
         # Coefficient c of the implicit matrix I - c h G.
         self.c = {"implicit_euler": 1.0, "crank_nicolson": 0.5, "tr_bdf2": GAMMA / 2,
@@ -233,13 +249,17 @@ class _Stepper:
     def advance(self, p: np.ndarray, length: float, h0: float) -> np.ndarray:
         if length <= 0:
             return p.copy()
-        # Fewest equal steps <= h0; the relative slack keeps round-off from adding a step.
-        m = max(1, math.ceil(length / h0 * (1.0 - _STEP_RTOL)))
+        m = _step_count(length, h0)
         h, lu = self._factor(length / m)
         step = getattr(self, "_" + self.method)
+        show = self.bar is not None and not self.bar.disable
         for _ in range(m):
             p = step(p, h, lu)
-        self.n_steps += m
+            self.n_steps += 1
+            if show and self.n_steps % self.block == 0:
+                self.bar.update(self.n_steps - self.bar.n)
+        if show:
+            self.bar.update(self.n_steps - self.bar.n)  # the interval's last partial block
         return p
 
     def _factor(self, h: float, c: float | None = None):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._progress import progress_bar
+
 __all__ = ["interpolation_1d", "aggregation_1d", "axis_couplings", "coarsened_axes",
            "cartesian_hierarchy", "krylov_solve", "multilevel_solve"]
 
@@ -155,13 +157,15 @@ def cartesian_hierarchy(A, shape, periodic, *, coarse_cells: int = COARSE_CELLS)
     return ml
 
 
-def multilevel_solve(A, b, grid, method: str, x0=None, *, tol: float, maxiter: int):
+def multilevel_solve(A, b, grid, method: str, x0=None, *, tol: float, maxiter: int,
+                     progress=None):
     """Solve ``A x = b`` for a matrix on ``grid`` by GMRES with one W-cycle per iteration.
 
     ``method``: ``"multigrid"``, the geometric hierarchy of :func:`cartesian_hierarchy`,
     probed for :data:`PROBE` iterations (see :func:`krylov_solve`); ``"amg"``, pyamg's
     classical Ruge-Stueben hierarchy (coarsest level <= :data:`COARSE_CELLS`), unprobed.
-    Returns ``(x, iterations, number of levels)``; the caller judges the residual.
+    ``progress`` shows the GMRES iterations (see :func:`krylov_solve`).  Returns ``(x,
+    iterations, number of levels)``; the caller judges the residual.
     """
     if method == "multigrid":
         ml = cartesian_hierarchy(A, grid.shape, grid.periodic)
@@ -174,11 +178,13 @@ def multilevel_solve(A, b, grid, method: str, x0=None, *, tol: float, maxiter: i
     # W-cycles: about 4x fewer GMRES iterations than V-cycles on convection-diffusion
     # M-matrices for 1.2-2x the cost per cycle (measured on the 2-D OU NESS at 1024^2).
     x, its, _ = krylov_solve(ml, b, x0, tol=tol, maxiter=maxiter,
-                             probe=PROBE if method == "multigrid" else None)
+                             probe=PROBE if method == "multigrid" else None,
+                             progress=progress, desc=f"{method} GMRES")
     return x, its, len(ml.levels)
 
 
-def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, probe: int | None = None):
+def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, probe: int | None = None,
+                 progress=None, desc: str = "GMRES"):
     """GMRES preconditioned by one W-cycle of ``ml`` per iteration.
 
     With ``probe``, a first GMRES run of ``probe`` iterations is checked on the true residual
@@ -188,6 +194,11 @@ def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, probe: int | None 
     more often slows convergence: every 10 iterations took > 60 iterations on the 3-D OU NESS
     at 128^3, against 27 unrestarted).  A breakdown into non-finite numbers returns the last
     finite iterate.  Returns ``(x, iterations, true relative residual)``.
+
+    ``progress`` (``None`` auto, ``True``, ``False``; see :mod:`fpsolve._progress`) shows a
+    bar of GMRES iterations out of ``maxiter`` with the preconditioned residual relative to
+    its start, updated once per iteration (an iteration is a W-cycle over all levels, so the
+    update costs nothing measurable).
     """
     A = ml.levels[0].A
     norm_b = np.linalg.norm(b)
@@ -195,25 +206,27 @@ def krylov_solve(ml, b, x0=None, *, tol: float, maxiter: int, probe: int | None 
     rel = np.linalg.norm(b - A @ x) / norm_b
     its = 0
     runs = [maxiter] if probe is None else [min(probe, maxiter), maxiter - min(probe, maxiter)]
-    for k, run in enumerate(runs):
-        if run <= 0:
-            break
-        x_new, n = _gmres(ml, b, x, tol=tol, maxiter=run)
-        its += n
-        rel_new = np.linalg.norm(b - A @ x_new) / norm_b if x_new is not None else np.nan
-        if not np.isfinite(rel_new):
-            break
-        x, rel_before, rel = x_new, rel, rel_new
-        if n < run or (k == 0 and probe is not None and rel > 0.5 * rel_before):
-            break  # GMRES met its tolerance, or the probe shows a stall
+    with progress_bar(progress=progress, total=maxiter, desc=desc, unit="it") as bar:
+        for k, run in enumerate(runs):
+            if run <= 0:
+                break
+            x_new, n = _gmres(ml, b, x, tol=tol, maxiter=run, bar=bar)
+            its += n
+            rel_new = np.linalg.norm(b - A @ x_new) / norm_b if x_new is not None else np.nan
+            if not np.isfinite(rel_new):
+                break
+            x, rel_before, rel = x_new, rel, rel_new
+            if n < run or (k == 0 and probe is not None and rel > 0.5 * rel_before):
+                break  # GMRES met its tolerance, or the probe shows a stall
     return x, its, float(rel)
 
 
-def _gmres(ml, b, x0, *, tol: float, maxiter: int):
-    """One pyamg GMRES run: ``(x or None on breakdown, iterations)``."""
+def _gmres(ml, b, x0, *, tol: float, maxiter: int, bar=None):
+    """One pyamg GMRES run: ``(x or None on breakdown, iterations)``; ``bar`` (a tqdm bar or
+    None) advances once per iteration."""
     import warnings
 
-    residuals: list[float] = []
+    residuals = _Residuals(bar)
     try:
         # record=True: pyamg re-enables its own warnings on every call ("always" filter),
         # which an "ignore" filter cannot override; recorded warnings are dropped.
@@ -223,3 +236,20 @@ def _gmres(ml, b, x0, *, tol: float, maxiter: int):
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         x = None
     return x, max(len(residuals) - 1, 0)
+
+
+class _Residuals(list):
+    """The residual history pyamg appends to once per GMRES iteration (its ``residuals``
+    argument), advancing a progress bar as it grows.  pyamg's ``callback`` would do the same,
+    but its GMRES forms the full iterate for every call (O(N k) work per iteration)."""
+
+    def __init__(self, bar=None):
+        super().__init__()
+        self.bar = None if bar is None or bar.disable else bar
+
+    def append(self, value) -> None:
+        super().append(value)
+        if self.bar is not None:
+            self.bar.update(1)
+            if self[0] > 0:
+                self.bar.set_postfix_str(f"residual {value / self[0]:.1e}", refresh=False)

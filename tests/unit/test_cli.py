@@ -505,8 +505,11 @@ def test_concurrent_runs_never_expose_invalid_json(tmp_path):
     codes = sorted(run.exitcode for run in runs)
     assert set(codes) <= {0, 2} and codes[0] == 0, codes  # locked out, or ran and passed
     for i, run in enumerate(runs):
-        err = (tmp_path / f"err{i}").read_text()
-        assert len(err.splitlines()) == (run.exitcode == 2), err  # one line when locked out
+        lines = (tmp_path / f"err{i}").read_text().splitlines()
+        if run.exitcode == 2:
+            assert len(lines) == 1, lines  # one line when locked out
+        else:  # nothing but the start and end line of each of the 3 cases
+            assert len(lines) == 6 and all(CASE_LINE.match(line) for line in lines), lines
     assert bad == [] and reads[0] > 0
     final = json.loads(report.read_text())
     assert final["complete"] is True and final["passed"] is True
@@ -611,3 +614,57 @@ def test_failed_plot_leaves_no_partial_figure(tmp_path):
     entry = run_case(read_case(d), quick=True, outdir=outdir)
     assert "plot died" in entry["error"] and entry["figures"] == []
     assert list(outdir.iterdir()) == []  # neither the half figure nor the staging folder
+
+
+# ---------------------------------------------------------------- per-case progress lines
+
+CASE_LINE = re.compile(r"^fpsolve reproduce: \[(\d+)/(\d+)\] (\S+): (.*)$")
+
+
+@pytest.mark.parametrize("no_progress", [True, False], ids=["no-progress", "default"])
+def test_reproduce_prints_start_and_end_lines_to_a_pipe(tmp_path, no_progress):
+    root = tmp_path / "cases"
+    write_case(root, "quick", QUICK, {"x": {"equals": 1}})
+    write_case(root, "wrong", QUICK, {"x": {"equals": 2}})
+    write_case(root, "boom", CASES["boom"][0], CASES["boom"][1])
+    cmd = [sys.executable, "-m", "fpsolve.cli", "--cases-dir", str(root), "reproduce",
+           "--quick", "--out", str(tmp_path / "out"), "wrong", "quick", "boom"]
+    if no_progress:
+        cmd.append("--no-progress")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=WAIT_S,
+                          check=False)
+    assert proc.returncode == 1, proc.stderr
+    # stderr is a pipe: the lines come all the same, and nothing else (no tqdm bar)
+    lines = proc.stderr.splitlines()
+    parsed = [CASE_LINE.match(line) for line in lines]
+    assert all(parsed), lines
+    got = [(int(m[1]), int(m[2]), m[3], m[4]) for m in parsed]
+    assert [g[:3] for g in got] == [(1, 3, "wrong")] * 2 + [(2, 3, "quick")] * 2 + \
+        [(3, 3, "boom")] * 2
+    assert [g[3] for g in got[::2]] == ["started"] * 3
+    ends = [g[3] for g in got[1::2]]
+    assert re.fullmatch(r"FAIL \(0/1 checks\) in \d+\.\d s", ends[0]), ends
+    assert re.fullmatch(r"PASS \(1/1 checks\) in \d+\.\d s", ends[1]), ends
+    assert re.fullmatch(r"ERROR \(0/1 checks\) in \d+\.\d s", ends[2]), ends
+    assert "case(s) failed" in proc.stdout  # the summary stays on stdout
+
+
+def test_case_lines_are_on_stderr_before_the_case_ends(tmp_path):
+    root = tmp_path / "cases"
+    write_case(root, "quick", QUICK, {"x": {"equals": 1}})
+    ready, release = hold_case(root, "hold", tmp_path)
+    proc = spawn(root, tmp_path / "out", "quick", "hold")
+    try:
+        wait_for(ready)
+        # the child flushes each line: read what it wrote so far, without waiting for its end
+        seen = ""
+        deadline = time.monotonic() + WAIT_S
+        while "[2/2] hold: started" not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += proc.stderr.readline()
+        assert "[1/2] quick: started" in seen and "[1/2] quick: PASS" in seen
+    finally:
+        release.touch()
+        _, rest = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 0
+    assert "[2/2] hold: PASS (1/1 checks) in" in rest

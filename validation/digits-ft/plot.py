@@ -68,31 +68,69 @@ def spectrum(results, outdir):
 
 
 def wr_wor(results, outdir):
+    """Left: one-epoch displacement covariance against eta, WR and WOR, with their theories
+    (same colour as the data).  Right: stationary traces; the WR Lyapunov theory is drawn as a
+    bar marker at each eta (a dashed line alone vanishes when, as in quick mode, there is one
+    eta).  WOR has no stationary theory here: its epoch expansion needs R eta lambda << 1."""
     ep, st = results["wr_wor"]["epoch"], results["wr_wor"]["stationary"]
     fig, axes = plotting.figure(1, 2, figsize=(10, 4.2))
     ax = plotting.convergence(ep["eta"], {"WR SGD": ep["wr"], "WOR SGD": ep["wor"]},
                               orders={"WR SGD": ep["wr_slope"], "WOR SGD": ep["wor_slope"]},
                               fmt={"WR SGD": "C0o", "WOR SGD": "C2s"}, xlabel="eta",
                               ylabel="tr Cov(one-epoch displacement)", ax=axes[0])
-    ax.loglog(ep["eta"], ep["wr_theory"], "C1--", lw=0.8, label="WR theory")
-    ax.loglog(ep["eta"], ep["wor_theory"], "C3--", lw=0.8, label="WOR theory (leading, eta^4)")
+    ax.loglog(ep["eta"], ep["wr_theory"], "C0--", lw=0.8, label="WR theory")
+    ax.loglog(ep["eta"], ep["wor_theory"], "C2--", lw=0.8, label="WOR theory (leading, eta^4)")
     ax.legend(fontsize=7)
+    ax.set_title("one epoch from w*", fontsize=9)
+    data_ticks(ax.xaxis, ep["eta"])
     ax = axes[1]
-    ax.loglog(st["eta"], st["trace_wr"], "o", label="WR: tr Sigma (SGD)")
-    ax.loglog(st["eta"], st["trace_wr_theory"], "k--", lw=0.8, label="WR: Lyapunov theory")
-    ax.loglog(st["eta"], st["trace_wor"], "s", label="WOR: tr Sigma at epoch starts")
-    ax.set_xlabel("eta")
-    ax.set_ylabel("stationary trace")
-    ax.legend(fontsize=7)
+    eta = np.asarray(st["eta"], dtype=float)
+    line = "--" if eta.size > 1 else ""
+    ax.loglog(eta, st["trace_wr"], "C0o", label="WR: tr Sigma (SGD)")
+    ax.loglog(eta, st["trace_wr_theory"], f"k_{line}", ms=22, mew=1.5, lw=0.8,
+              label="WR: Lyapunov theory")
+    ax.loglog(eta, st["trace_wor"], "C2s", label="WOR: tr Sigma at epoch starts")
+    ax.set_xlim(eta.min() / 1.6, eta.max() * 1.6)
+    ax.margins(y=0.15)
+    data_ticks(ax.xaxis, eta)
+    few_log_ticks(ax.yaxis)
+    ratio = ", ".join(f"{r:.3g}" for r in st["ratio_wor_wr"])
+    reta = ", ".join(f"{r:.3g}" for r in st["R_eta_lambda_max"])
+    ax.set(xlabel="eta", ylabel="stationary trace")
+    ax.set_title(f"stationary: WOR / WR = {ratio}\n(no WOR theory: its epoch expansion needs "
+                 f"R eta lambda_max << 1, here {reta})", fontsize=8)
+    ax.legend(fontsize=7, loc="center right", handlelength=3)
     return plotting.save_figure(fig, Path(outdir) / "digits_ft_wr_wor.png")
+
+
+def few_log_ticks(axis) -> None:
+    """Major ticks of a log axis at 1, 2 and 5 times powers of ten (at most 6), plain labels,
+    no minor labels: a log axis spanning under a decade otherwise labels every minor tick."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    axis.set_major_formatter(FormatStrFormatter("%.2g"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def data_ticks(axis, values) -> None:
+    """Label a log axis at the data ``values`` only (``%.2g``, slanted): the default labels of a
+    log axis spanning about a decade (2x10^-7, 3x10^-7, ...) overlap."""
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
+
+    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
+    axis.set_major_formatter(FormatStrFormatter("%.2g"))
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_tick_params(which="major", labelrotation=20)
 
 
 def slice_figure(results, outdir):
     x, p_grid, p_sgd = results["_data"]["slice"]
-    fig, axes = plotting.figure(1, 2, figsize=(9, 4), sharey=True)
+    fig, axes = plotting.figure(1, 2, figsize=(10, 4), sharey=True)
+    vmax = float(max(np.max(p_grid), np.max(p_sgd)))   # one colour scale for both
     for ax, p, title in ((axes[0], p_grid, "grid (slice Fokker-Planck)"),
                          (axes[1], p_sgd, "SGD in the slice")):
-        plotting.density(p, centers=x, ax=ax)
+        plotting.density(p, centers=x, ax=ax, vmin=0.0, vmax=vmax, colorbar="p")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"w[{results['slice']['free'][0]}]")
     axes[0].set_ylabel(f"w[{results['slice']['free'][1]}]")
