@@ -80,6 +80,13 @@ class FokkerPlanckOperator:
         """Shape ``(n, n)`` of the generator, ``n = grid.size``."""
         return (self.grid.size, self.grid.size)
 
+    @property
+    def is_m_matrix(self) -> bool:
+        """Whether every bond rate is non-negative (``-G`` an M-matrix): the condition of the
+        componentwise-accurate GTH solve and of non-negative densities."""
+        b = self.bonds
+        return bool((b.rate_forward >= 0).all() and (b.rate_backward >= 0).all())
+
     def on_grid(self, grid) -> "FokkerPlanckOperator":
         """The operator of the same model and scheme on another ``grid`` (positivity warnings
         off: coarse grids of error estimates and multigrid guesses may violate them)."""

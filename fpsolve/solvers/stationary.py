@@ -16,8 +16,8 @@ from .accuracy import DEFAULT_THRESHOLD, estimate_error
 from .conditioning import MIN_CUT_MASS, METASTABLE_KAPPA, plane_conductance
 from .extrapolation import MIN_COARSE_CELLS
 from .options import check_maxiter, check_operator, check_tol
-from .pinned import (accepted, coarse_guess, gth_density, relative_residual, solve_multilevel,
-                     solve_pinned_lu)
+from .pinned import (FALLBACK_DIRECT_LIMIT, accepted, coarse_guess, gth_density,
+                     relative_residual, solve_multilevel, solve_pinned_lu)
 
 __all__ = ["solve_stationary", "METHODS", "GTH_LIMIT",
            "GTH_FALLBACK_LIMIT"]
@@ -37,8 +37,8 @@ ERROR_LIMIT = GTH_LIMIT
 METHODS = ("auto", "gth", "direct", "multigrid", "amg")
 #: The linear solve each refit of a "fitted" operator repeats, by the method that ran first.
 _REFIT_METHOD = {"gth": "gth", "gth (metastable)": "gth", "multigrid -> gth": "gth",
-                 "direct": "direct", "multigrid": "multigrid", "amg": "amg",
-                 "multigrid -> amg": "amg"}
+                 "direct": "direct", "multigrid -> direct": "direct", "multigrid": "multigrid",
+                 "amg": "amg", "multigrid -> amg": "amg"}
 #: Refits of a "fitted" operator stop when one changes the density by at most this fraction of
 #: the first refit's change (the fixed-point iteration contracts geometrically).
 REFIT_RTOL = 1e-3
@@ -72,7 +72,10 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
         ``GTH_LIMIT`` cells; beyond, multigrid started from a GTH solve on a coarser grid,
         except that GTH runs (up to ``GTH_FALLBACK_LIMIT`` cells) when that coarse solve finds a
         bottleneck (``res.method`` ``"gth (metastable)"``) or when multigrid fails
-        (``"multigrid -> gth"``; classical AMG beyond: ``"multigrid -> amg"``).
+        (``"multigrid -> gth"``; classical AMG beyond: ``"multigrid -> amg"``).  GTH needs
+        non-negative rates: an operator that is not an M-matrix (``op.is_m_matrix``, negative
+        bond weights of a strongly anisotropic ``D``) goes to the pinned LU instead
+        (``"direct"``, ``"multigrid -> direct"``).
     tol : float
         Relative tolerance of the Krylov solve (iterative methods only), in (0, 1); the result
         counts as converged when :func:`relative_residual` is at most ``max(100 tol, 1e-10)``.
@@ -178,16 +181,17 @@ def _solve(op, method, tol, maxiter, start=None):
     """``(q, iterations, info, method)`` of the method chosen (see :func:`solve_stationary`);
     ``start``, a density of a nearby operator, pins and starts the iterative methods."""
     n, d = op.grid.size, op.grid.ndim
-    if method == "gth" or (method == "auto" and n <= GTH_LIMIT.get(d, 10**4)):
+    exact = op.is_m_matrix            # GTH needs non-negative rates
+    if method == "gth" or (method == "auto" and exact and n <= GTH_LIMIT.get(d, 10**4)):
         return gth_density(op), 0, 0, "gth"
-    if method == "direct":
+    if method == "direct" or (method == "auto" and n <= GTH_LIMIT.get(d, 10**4)):
         return solve_pinned_lu(op), 0, 0, "direct"
     if start is None:
         pin, guess, coarse = coarse_guess(op)
     else:
         guess, coarse = np.ravel(start), None
         pin = int(np.argmax(guess))
-    affordable = n <= GTH_FALLBACK_LIMIT.get(d, 10**4)
+    affordable = exact and n <= GTH_FALLBACK_LIMIT.get(d, 10**4)
     if method == "auto" and affordable and coarse is not None \
             and coarse["kappa"] > METASTABLE_KAPPA:
         log.info("coarse solve: condition estimate %.2g (bottleneck on axis %s at %s): GTH",
@@ -200,6 +204,8 @@ def _solve(op, method, tol, maxiter, start=None):
         # coarse levels (cell Peclet number >> 1) breaks it.
         if affordable:
             return gth_density(op), its, 0, "multigrid -> gth"
+        if not exact and n <= FALLBACK_DIRECT_LIMIT.get(d, 10**4):
+            return solve_pinned_lu(op), its, 0, "multigrid -> direct"
         q, more, info = solve_multilevel(op, "amg", pin, guess, tol=tol, maxiter=maxiter)
         return q, its + more, info, "multigrid -> amg"
     return q, its, info, name

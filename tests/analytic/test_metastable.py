@@ -240,3 +240,19 @@ def test_bad_solver_options_raise_naming_the_argument(kwargs, name):
     op = fp.FokkerPlanckOperator(grid, fp.FokkerPlanckModel(lambda x: -x), scheme="sg")
     with pytest.raises(SolverError, match=rf"^{name}:"):
         fp.solve_stationary(op, **kwargs)
+
+
+def test_auto_solves_an_operator_that_is_not_an_m_matrix_without_gth():
+    # |D_xy| close to D_xx on a 2:1 anisotropic grid gives negative axis-bond weights: GTH (which
+    # needs non-negative rates) refuses, "auto" takes the pinned LU and still converges.
+    grid = fp.CartesianGrid([(-3.0, 3.0), (-3.0, 3.0)], (40, 20))
+    model = fp.FokkerPlanckModel(lambda x: -x, [[1.0, 0.95], [0.95, 1.0]])
+    with pytest.warns(fp.errors.PositivityWarning):
+        op = fp.FokkerPlanckOperator(grid, model)
+    assert not op.is_m_matrix
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.errors.AccuracyWarning)
+        res = fp.solve_stationary(op)
+    assert res.method == "direct" and res.converged, res.message
+    with pytest.raises(fp.errors.SolverError, match="negative off-diagonal"):
+        fp.solve_stationary(op, method="gth")
