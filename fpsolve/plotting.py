@@ -35,8 +35,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["convergence", "density", "dt_extrapolation", "entropy_histogram", "figure",
-           "fluctuation_ratio", "integral_fluctuation", "save_figure"]
+__all__ = [
+    "convergence",
+    "density",
+    "dt_extrapolation",
+    "entropy_histogram",
+    "figure",
+    "fluctuation_ratio",
+    "integral_fluctuation",
+    "log_ticks_125",
+    "log_ticks_at",
+    "save_figure",
+]
 
 _INSTALL_HINT = 'fpsolve.plotting needs matplotlib; install it with: pip install "fpsolve[plot]"'
 _LEGEND_FONTSIZE = 8
@@ -398,3 +408,26 @@ def dt_extrapolation(runs, *, ax=None, extrapolated=None, reference: float | Non
     ax.set_xlabel("dt")
     ax.legend(fontsize=_LEGEND_FONTSIZE)
     return ax
+
+
+def log_ticks_at(axis, values, *, fmt: str = "%.3g", rotation: float = 0.0) -> None:
+    """Label a log ``axis`` (``ax.xaxis`` / ``ax.yaxis``) at the data ``values`` only, with
+    ``fmt`` and no minor labels: over about a decade matplotlib labels the minor ticks too
+    (2x10^-1, 3x10^-1, ...), and they overlap."""
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
+
+    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
+    axis.set_major_formatter(FormatStrFormatter(fmt))
+    axis.set_minor_formatter(NullFormatter())
+    if rotation:
+        axis.set_tick_params(which="major", labelrotation=rotation)
+
+
+def log_ticks_125(axis, *, fmt: str = "%.2g") -> None:
+    """Major ticks of a log ``axis`` at 1, 2 and 5 times powers of ten (at most 6), plain
+    labels, no minor labels (for log axes spanning under a decade)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    axis.set_major_formatter(FormatStrFormatter(fmt))
+    axis.set_minor_formatter(NullFormatter())

@@ -82,7 +82,7 @@ def wr_wor(results, outdir):
     ax.loglog(ep["eta"], ep["wor_theory"], "C2--", lw=0.8, label="WOR theory (leading, eta^4)")
     ax.legend(fontsize=7)
     ax.set_title("one epoch from w*", fontsize=9)
-    data_ticks(ax.xaxis, ep["eta"])
+    plotting.log_ticks_at(ax.xaxis, ep["eta"], fmt="%.2g", rotation=20)
     ax = axes[1]
     eta = np.asarray(st["eta"], dtype=float)
     line = "--" if eta.size > 1 else ""
@@ -92,8 +92,8 @@ def wr_wor(results, outdir):
     ax.loglog(eta, st["trace_wor"], "C2s", label="WOR: tr Sigma at epoch starts")
     ax.set_xlim(eta.min() / 1.6, eta.max() * 1.6)
     ax.margins(y=0.15)
-    data_ticks(ax.xaxis, eta)
-    few_log_ticks(ax.yaxis)
+    plotting.log_ticks_at(ax.xaxis, eta, fmt="%.2g", rotation=20)
+    plotting.log_ticks_125(ax.yaxis)
     ratio = ", ".join(f"{r:.3g}" for r in st["ratio_wor_wr"])
     reta = ", ".join(f"{r:.3g}" for r in st["R_eta_lambda_max"])
     ax.set(xlabel="eta", ylabel="stationary trace")
@@ -103,25 +103,8 @@ def wr_wor(results, outdir):
     return plotting.save_figure(fig, Path(outdir) / "digits_ft_wr_wor.png")
 
 
-def few_log_ticks(axis) -> None:
-    """Major ticks of a log axis at 1, 2 and 5 times powers of ten (at most 6), plain labels,
-    no minor labels: a log axis spanning under a decade otherwise labels every minor tick."""
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
-    axis.set_major_formatter(FormatStrFormatter("%.2g"))
-    axis.set_minor_formatter(NullFormatter())
 
 
-def data_ticks(axis, values) -> None:
-    """Label a log axis at the data ``values`` only (``%.2g``, slanted): the default labels of a
-    log axis spanning about a decade (2x10^-7, 3x10^-7, ...) overlap."""
-    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
-
-    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
-    axis.set_major_formatter(FormatStrFormatter("%.2g"))
-    axis.set_minor_formatter(NullFormatter())
-    axis.set_tick_params(which="major", labelrotation=20)
 
 
 def slice_figure(results, outdir):

@@ -63,7 +63,7 @@ def ift_figure(results: dict, path: Path) -> Path:
                     (t, v - e), textcoords="offset points", xytext=(14, -34), ha="left",
                     fontsize=7)
     ax.set_title("ft-nonlinear: integral fluctuation theorem", fontsize=9)
-    data_ticks(ax.xaxis, tau)
+    plotting.log_ticks_at(ax.xaxis, tau)
     lo = min(val.min() - 3 * err.max(), boot.min()) - 0.02
     ax.set_ylim(lo, max(1.05, val.max() + 2 * err.max(), boot.max()) + 0.02)
     ax.legend(fontsize=8, loc="upper right")
@@ -92,12 +92,3 @@ def main(results: dict, outdir: Path) -> list[Path]:
             ift_figure(results, outdir / "ft_nonlinear_ift.png"),
             epr_figure(results, outdir / "ft_nonlinear_epr_dt.png")]
 
-
-def data_ticks(axis, values) -> None:
-    """Label a log axis at the data ``values`` only (plain ``%.3g``): over less than a decade
-    matplotlib labels the minor ticks too (2x10^-1, 3x10^-1, 4x10^-1, ...), which overlap."""
-    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
-
-    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
-    axis.set_major_formatter(FormatStrFormatter("%.3g"))
-    axis.set_minor_formatter(NullFormatter())

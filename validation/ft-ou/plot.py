@@ -37,7 +37,7 @@ def ift_figure(results: dict, path: Path) -> Path:
                     fontsize=7)
     ax.set_title("ft-ou: integral fluctuation theorem (alpha: exact tail exponent of exp(-dS))",
                  fontsize=9)
-    data_ticks(ax.xaxis, tau)
+    plotting.log_ticks_at(ax.xaxis, tau)
     ax.legend(fontsize=8, loc="lower left")
     return plotting.save_figure(fig, path)
 
@@ -85,12 +85,3 @@ def main(results: dict, outdir: Path) -> list[Path]:
             epr_figure(results, outdir / "ft_ou_epr_dt.png"),
             density_figure(results, outdir / "ft_ou_density.png")]
 
-
-def data_ticks(axis, values) -> None:
-    """Label a log axis at the data ``values`` only (plain ``%.3g``): over less than a decade
-    matplotlib labels the minor ticks too (2x10^-1, 3x10^-1, 4x10^-1, ...), which overlap."""
-    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
-
-    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
-    axis.set_major_formatter(FormatStrFormatter("%.3g"))
-    axis.set_minor_formatter(NullFormatter())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import FormatStrFormatter, NullFormatter
+from matplotlib.ticker import FormatStrFormatter
 
 from fpsolve import plotting
 
@@ -39,17 +39,11 @@ def convergence(results: dict, outdir: Path) -> Path:
     fig, ax = plotting.figure(figsize=(5.5, 4.5))
     errors = {key.replace("_", " "): errs for key, errs in results["errors"].items()}
     plotting.convergence(results["h"], errors, reference=2, ax=ax)
-    label_log_ticks(ax.xaxis, results["h"])
+    plotting.log_ticks_at(ax.xaxis, results["h"])
     ax.set_title("ou-ness: errors and observed orders (least-squares slopes)", fontsize=8)
     return plotting.save_figure(fig, Path(outdir) / "ou_ness_convergence.png")
 
 
-def label_log_ticks(axis, values) -> None:
-    """Ticks of a log axis spanning less than two decades at the data ``values`` only, plain
-    numbers, no minor labels (matplotlib would label 2x10^-1, 3x10^-1, ... and crowd)."""
-    axis.set_ticks(np.asarray(values, dtype=float))
-    axis.set_major_formatter(FormatStrFormatter("%.3g"))
-    axis.set_minor_formatter(NullFormatter())
 
 
 def main(results: dict, outdir: Path) -> list[Path]:

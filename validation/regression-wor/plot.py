@@ -38,8 +38,8 @@ def shift_figure(results, outdir) -> Path:
     ax.set_ylabel("|stationary mean - w*|")
     ax.set_title("stationary mean shift (both O(eta))")
     ax.legend(fontsize=7)
-    data_ticks(ax.xaxis, eta)
-    few_log_ticks(ax.yaxis)
+    plotting.log_ticks_at(ax.xaxis, eta, fmt="%.2g", rotation=20)
+    plotting.log_ticks_125(ax.yaxis)
     ax = axes[1]
     ax.loglog(eta, [e["wor_mean"]["rel_err"] for e in per], "C0o-",
               label="WOR mean vs wor_stationary_mean")
@@ -49,7 +49,7 @@ def shift_figure(results, outdir) -> Path:
     ax.set_xlabel("eta")
     ax.set_ylabel("relative error of the shift")
     ax.legend(fontsize=7)
-    data_ticks(ax.xaxis, eta)
+    plotting.log_ticks_at(ax.xaxis, eta, fmt="%.2g", rotation=20)
     return plotting.save_figure(fig, outdir / "regression_wor_mean_shift.png")
 
 
@@ -64,7 +64,7 @@ def epoch_figure(results, outdir) -> Path:
                          xlabel="eta", ylabel="tr Cov(one-epoch displacement)", ax=ax)
     ax.set_title(f"epoch of R = {results['epoch_R']} steps from w*: eta^4 vs eta^2",
                  fontsize=9)
-    data_ticks(ax.xaxis, eta)
+    plotting.log_ticks_at(ax.xaxis, eta, fmt="%.2g", rotation=20)
     return plotting.save_figure(fig, outdir / "regression_wor_epoch_noise.png")
 
 
@@ -118,26 +118,8 @@ def covariance_figure(results, outdir) -> Path:
     ax.set_xlabel("eta")
     ax.set_ylabel("trace of the stationary covariance")
     ax.legend(fontsize=7)
-    data_ticks(ax.xaxis, etas)
+    plotting.log_ticks_at(ax.xaxis, etas, fmt="%.2g", rotation=20)
     return plotting.save_figure(fig, outdir / "regression_wor_covariance.png")
 
 
-def data_ticks(axis, values) -> None:
-    """Label a log axis at the data ``values`` only (``%.2g``, slanted): over about a decade
-    matplotlib labels the minor ticks too (2x10^-7, 3x10^-7, 4x10^-7, ...), which overlap."""
-    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-    axis.set_major_locator(FixedLocator(np.asarray(values, dtype=float)))
-    axis.set_major_formatter(FormatStrFormatter("%.2g"))
-    axis.set_minor_formatter(NullFormatter())
-    axis.set_tick_params(which="major", labelrotation=20)
-
-
-def few_log_ticks(axis) -> None:
-    """Major ticks of a log axis at 1, 2 and 5 times powers of ten, plain labels, no minor
-    labels: a log axis spanning under a decade otherwise labels every minor tick."""
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
-    axis.set_major_formatter(FormatStrFormatter("%.2g"))
-    axis.set_minor_formatter(NullFormatter())
