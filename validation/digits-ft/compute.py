@@ -198,12 +198,15 @@ def targets(out) -> dict:
     return {
         "entropy_within_5pct_B100": out["ft_B100"]["entropy"]["abs_rel_err"] <= 0.05,
         "entropy_within_5pct_B10": out["ft_B10"]["entropy"]["abs_rel_err"] <= 0.05,
+        "fluctuation_verdict_B100": w1["verdict"],
+        "fluctuation_verdict_B10": out["ft_B10"]["windows"]["1"]["verdict"],
         "ift_within_3se_B100": w1["ift_abs_z"] <= 3,
         "dft_slope_B100": abs(w1["dft_slope"] - 1) <= 0.05,
         "ift_within_3se_B10": out["ft_B10"]["windows"]["1"]["ift_abs_z"] <= 3,
         "dft_slope_B10": abs(out["ft_B10"]["windows"]["1"]["dft_slope"] - 1) <= 0.05,
         "covariance_top5_within_10pct": out["covariance"]["top_ratio_max_abs_err"] <= 0.10,
         "mlp_entropy_within_5pct": out["mlp"]["ft"]["entropy"]["abs_rel_err"] <= 0.05,
+        "mlp_fluctuation_verdict": out["mlp"]["ft"]["windows"]["1"]["verdict"],
         "mlp_ift_within_3se": out["mlp"]["ft"]["windows"]["1"]["ift_abs_z"] <= 3,
         "mlp_dft_slope": abs(out["mlp"]["ft"]["windows"]["1"]["dft_slope"] - 1) <= 0.05,
     }

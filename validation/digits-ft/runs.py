@@ -21,6 +21,9 @@ pl = sibling_module(__file__, "pipeline")
 
 LAM, B, B_FT, HIDDEN, K = 1e-2, 10, 100, 16, 10
 WINDOWS, CHUNK, SEED = (1, 2, 4, 8, 16, 32), 1024, 6
+# fluctuation_test's verdict is claimed on 2 windows (B = 100, 1 step; the linearized B = 10 chain
+# with Gaussian noise, 1 step), each at 0.01 / 2 (Bonferroni: false-alarm rate <= 1 %).
+ALPHA_FT = 0.01 / 2
 ETA_COV_FRACTION = 0.1      # eta lambda_max of the covariance runs
 EPOCH_FRACTIONS = (0.003, 0.01, 0.03)   # eta / eta_cov of the epoch-noise scaling
 
@@ -138,13 +141,15 @@ def lyapunov_crosscheck(prob, th) -> dict:
 # ----------------------------------------------------------------------------- runs
 def window_stats(acc, k, keep_hist=False) -> dict:
     ds = acc.window_samples(k).ravel()
-    res = fluctuation_test(ds, n_bootstrap=0)
+    res = fluctuation_test(ds, n_bootstrap=0, alpha=ALPHA_FT)
     out = {"window": k, "n": int(ds.size), "mean": res.mean, "var": res.var,
            "gaussian_check": res.gaussian_check, "ift": res.ift.value,
            "ift_stderr": res.ift.stderr, "ift_z": res.ift_z, "ift_abs_z": abs(res.ift_z),
            "ift_tail_index": res.ift_tail_index, "dft_slope": res.dft_slope.value,
            "dft_slope_stderr": res.dft_slope.stderr, "dft_reduced_chi2":
-           res.dft_slope.reduced_chi2, "verdict": bool(res.verdict)}
+           res.dft_slope.reduced_chi2, "symmetry": res.symmetry.value,
+           "symmetry_stderr": res.symmetry.stderr, "symmetry_z": res.symmetry_z,
+           "p_value": res.p_value, "verdict": bool(res.verdict)}
     if keep_hist:
         counts, edges = np.histogram(ds, bins=120, range=tuple(np.quantile(ds, [1e-4, 1 - 1e-4])))
         out["_hist"] = (edges, counts, res.dft_points)

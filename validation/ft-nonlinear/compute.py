@@ -24,14 +24,24 @@ from the grid density:
 * ``<dS_tot> / tau`` (``RunningEntropy`` for ``-dU + int f o dx``, system part from the grid
   ``p_ss`` interpolated) at 3 step sizes, extrapolated to ``dt -> 0``: within 2 % of the grid
   entropy production rate;
-* windows with ``<dS_tot> = 0.5, 1, 2``: IFT within 3 standard errors of 1 (seeded run; the
-  z-test is only trustworthy where the tail index of ``exp(-dS)`` exceeds 2, reported), DFT
-  slope ``1 +- 0.05``.
+* windows with ``<dS_tot> = 0.5, 1, 2`` (one per trajectory): ``fluctuation_test``'s
+  significance verdict (two-sided test of ``<tanh(dS/2) - tanh(dS/2)^2> = 0``) passes in every
+  window at level ``0.01 / 3`` per window (Bonferroni: false-alarm rate <= 1 %).  The entropy is
+  time-discretized (Euler-Maruyama at ``ft_dt``, midpoint rule, grid ``p_ss``), so the verdict
+  could detect its O(dt) bias at large N: measured over seeds
+  (``benchmarks/bench_validation_ft_seeds.py ft-nonlinear``, docs/stochastic-thermodynamics.md),
+  the mean symmetry z is 0 within its standard error (+-0.1) in both modes, i.e. no bias is
+  detected at these N; the claim passed 60 of 60 seeds (quick) and 95-97 of 100 (full: a ~2
+  sigma excess over the nominal 1 %, chance or a bias of ~0.1-0.2 standard errors).  Reported,
+  not claimed (``diagnostics``): the IFT z (trustworthy only where the tail index of
+  ``exp(-dS)`` exceeds 2) and the DFT slope against the former thresholds.
 
 Quick mode: smaller ensembles and larger steps, so the issue's thresholds are not resolvable in
 20 s.  Every claim is therefore evaluated in ``compute.py`` against a mode-specific threshold
 (``THRESHOLDS``; the full mode uses exactly the issue's numbers), and expected.json checks the
-ratios ``measured / threshold <= 1`` (``verdicts.<name>.ratio``) in both modes.
+ratios ``measured / threshold <= 1`` (``verdicts.<name>.ratio``) in both modes; the
+fluctuation verdict has the same level in both modes (``verdicts.fluctuation.ratio`` =
+``alpha / min p``).
 """
 
 from __future__ import annotations
@@ -48,6 +58,9 @@ BOX = [(-2.0, 2.0), (-4.0, 4.0)]
 N_REF, N_COARSE_REF, N_HIST = 256, 128, 32
 SEED = 20240604
 TARGET_MEANS = (0.5, 1.0, 2.0)
+# Level of fluctuation_test's verdict per window: the case claims all 3 windows pass, so each is
+# tested at 0.01 / 3 (Bonferroni): false-alarm rate of the claim <= 1 % (fluctuation_test.ALPHA).
+ALPHA_WINDOW = 0.01 / len(TARGET_MEANS)
 
 FULL = {"dts": (0.02, 0.01, 0.005), "traj": (10_000, 10_000, 20_000), "time": 40.0,
         "batches": 8, "ft_dt": 0.0025, "ft_traj": 100_000, "n_bootstrap": 400}
@@ -182,7 +195,8 @@ def fluctuation_windows(model, ref, cfg, seed):
     windows, samples = [], []
     for k in (1, 2, 4):
         ds = medium[k - 1] + system_part(res, x0, out.positions[k])
-        ft = fp.fluctuation_test(ds, n_bootstrap=cfg["n_bootstrap"], rng=seed + k)
+        ft = fp.fluctuation_test(ds, n_bootstrap=cfg["n_bootstrap"], rng=seed + k,
+                                 alpha=ALPHA_WINDOW)
         windows.append({"tau": k * w1 * dt, "expected_mean": ref["epr"] * k * w1 * dt,
                         "n": ft.n, "mean": ft.mean, "var": ft.var,
                         "gaussian_check": ft.gaussian_check, "ift": ft.ift.value,
@@ -192,7 +206,9 @@ def fluctuation_windows(model, ref, cfg, seed):
                         "z_reliable": bool(ft.ift_tail_index > 2.0),
                         "dft_slope": ft.dft_slope.value, "dft_stderr": ft.dft_slope.stderr,
                         "dft_reduced_chi2": ft.dft_slope.reduced_chi2,
-                        "verdict": ft.verdict.message})
+                        "symmetry": ft.symmetry.value, "symmetry_stderr": ft.symmetry.stderr,
+                        "symmetry_z": ft.symmetry_z, "p_value": ft.p_value, "alpha": ft.alpha,
+                        "passed": ft.verdict.passed, "verdict": ft.verdict.message})
         samples.append((ds, ft.dft_points))
     return windows, samples
 
@@ -243,12 +259,22 @@ def grid_summary(ref, ref_coarse, p_ref, factor) -> dict:
 
 
 def verdicts_of(thr, dens, cur, epr, windows) -> dict:
-    """Every claim against the mode's threshold; the IFT z only where it is reliable."""
-    reliable = [abs(w["ift_z"]) for w in windows if w["z_reliable"]]
+    """Every claim against the mode's threshold; the fluctuation theorems by fluctuation_test's
+    significance verdict in every window (ratio = alpha / min p-value <= 1)."""
+    min_p = min(w["p_value"] for w in windows)
     return {"tv": verdict(dens["tv"], thr["tv"]),
             "current_l2": verdict(cur["l2"], thr["current_l2"]),
             "epr": verdict(abs(epr["rel_error"]), thr["epr_rel"]),
-            "dft": verdict(max(abs(w["dft_slope"] - 1.0) for w in windows), thr["dft"]),
+            "fluctuation": {"measured": min_p, "threshold": ALPHA_WINDOW,
+                            "ratio": ALPHA_WINDOW / min_p if min_p > 0 else float("inf"),
+                            "passed": all(w["passed"] for w in windows)}}
+
+
+def diagnostics_of(thr, windows) -> dict:
+    """The former IFT/DFT claims, reported against their old thresholds, not checked: the IFT z
+    only where it is reliable (tail index > 2)."""
+    reliable = [abs(w["ift_z"]) for w in windows if w["z_reliable"]]
+    return {"dft": verdict(max(abs(w["dft_slope"] - 1.0) for w in windows), thr["dft"]),
             "ift_z": verdict(max(reliable) if reliable else 0.0, thr["ift_z"])}
 
 
@@ -272,6 +298,12 @@ def main(quick: bool = False) -> dict:
         "grid": grid_summary(ref, ref_coarse, p_ref, factor),
         "epr": epr, "density": dens_stats, "current": cur_stats,
         "windows": windows,
+        "fluctuation_verdict": {"alpha_per_window": ALPHA_WINDOW,
+                                "p_value": [w["p_value"] for w in windows],
+                                "min_p_value": min(w["p_value"] for w in windows),
+                                "symmetry_z": [w["symmetry_z"] for w in windows],
+                                "passed": [w["passed"] for w in windows]},
+        "diagnostics": diagnostics_of(thr, windows),
         "window_tau": [w["tau"] for w in windows],
         "ift_z": [w["ift_z"] for w in windows],
         "ift_tail_index": [w["ift_tail_index"] for w in windows],

@@ -41,6 +41,10 @@ SHORT = (1, 2, 3)   # the paper's windows
 # eta = 1e-6, 6 % at 4e-6).  The IFT check allows 4 standard errors plus 3 % of <dS>.
 IFT_ALLOWANCE = 0.03
 NON_GAUSSIAN_ETAS = (4e-6, 1.6e-5)   # eta sweep that resolves that bias
+# fluctuation_test's verdict is claimed on 7 windows (exact and midpoint forms at the paper's
+# windows 1, 2, 3 steps; the exact form at the long window), each at 0.01 / 7 (Bonferroni:
+# false-alarm rate of the claim <= 1 %).
+ALPHA_FT = 0.01 / 7
 # eta simulated; chains; chunks per chain; one-step displacements for D; authors' data run
 CONFIG = {
     True: {"eta": 1e-6, "n_chains": 64, "n_chunks": 64, "n_diffusion": 50_000,
@@ -185,12 +189,35 @@ def non_gaussian_sweep(problem, n_chunks) -> dict:
     return out
 
 
-def fluctuation_numbers(run, th, long_window) -> tuple[dict, dict]:
+def chain_symmetry_z(samples, n_chains) -> float:
+    """The verdict's statistic ``<tanh(dS/2) - tanh(dS/2)^2>`` over its standard error from the
+    spread of the chains' means (windows of one chain are correlated; fluctuation_test's error
+    bar assumes independent samples).  ``samples`` are ordered (window, chain), as
+    ``stationary_run`` keeps them."""
+    t = np.tanh(0.5 * np.asarray(samples))
+    g = (t - t * t).reshape(-1, n_chains)
+    return float(g.mean() / (g.mean(axis=0).std(ddof=1) / np.sqrt(n_chains)))
+
+
+def verdict_summary(out, long_window) -> dict:
+    """fluctuation_test's significance verdict on the claimed windows (see ALPHA_FT)."""
+    keys = [("exact", k) for k in SHORT] + [("midpoint", k) for k in SHORT] \
+        + [("exact", long_window)]
+    entries = [out[f][f"k{k}"] for f, k in keys]
+    p = [e["p_value"] for e in entries]
+    return {"windows": [f"{f} k{k}" for f, k in keys], "alpha_per_window": ALPHA_FT,
+            "p_value": p, "min_p_value": min(p), "symmetry_z": [e["symmetry_z"] for e in entries],
+            "symmetry_z_chains": [e["symmetry_z_chains"] for e in entries],
+            "passed": all(e["verdict"] for e in entries)}
+
+
+def fluctuation_numbers(run, th, long_window, n_chains) -> tuple[dict, dict]:
     """IFT and DFT per (form, window): fluctuation_test on the samples plus pooled IFT."""
     out, data = {}, {}
     for (form, k), w in sorted(run.windows.items()):
         top = np.quantile(np.abs(w.samples), 0.9999)   # 60 bins: a readable DFT plot
-        res = fluctuation_test(w.samples, n_bootstrap=0, bins=np.linspace(0, top, 61))
+        res = fluctuation_test(w.samples, n_bootstrap=0, bins=np.linspace(0, top, 61),
+                               alpha=ALPHA_FT)
         entry = {"window": k, "n": w.n, "mean": w.mean, "mean_per_step": w.mean / k,
                  "gaussian_check": w.var / (2 * w.mean), "ift": w.ift,
                  "ift_stderr": w.ift_stderr, "ift_stderr_chains": w.ift_stderr_chains,
@@ -201,6 +228,9 @@ def fluctuation_numbers(run, th, long_window) -> tuple[dict, dict]:
                  "test_n": res.n, "test_ift_z": res.ift_z, "test_tail_index": res.ift_tail_index,
                  "dft_slope": res.dft_slope.value, "dft_slope_stderr": res.dft_slope.stderr,
                  "dft_z": (res.dft_slope.value - 1) / res.dft_slope.stderr,
+                 "symmetry": res.symmetry.value, "symmetry_stderr": res.symmetry.stderr,
+                 "symmetry_z": res.symmetry_z, "p_value": res.p_value,
+                 "symmetry_z_chains": chain_symmetry_z(w.samples, n_chains),
                  "verdict": res.verdict.passed}
         out.setdefault(form, {})[f"k{k}"] = entry
         if k in SHORT or k == long_window:
@@ -213,6 +243,7 @@ def fluctuation_numbers(run, th, long_window) -> tuple[dict, dict]:
                "exact_dft_slopes_short": [out["exact"][f"k{k}"]["dft_slope"] for k in SHORT],
                "exact_dft_max_abs_z_short": max(abs(out["exact"][f"k{k}"]["dft_z"])
                                                 for k in SHORT)}
+    summary["verdict"] = verdict_summary(out, long_window)
     return {**out, "summary": summary}, data
 
 
@@ -224,7 +255,7 @@ def main(quick: bool = False) -> dict:
     forms = step_entropy_forms(th)
     run, info = simulate(problem, th, forms, cfg, cfg["n_chunks"], rng=2023)
     moments = moment_numbers(run, th, problem)
-    fluct, fdata = fluctuation_numbers(run, th, info["long_window"])
+    fluct, fdata = fluctuation_numbers(run, th, info["long_window"], cfg["n_chains"])
     out = {
         "data": f"paper_regression(seed={SEED})", "quick": quick, "simulated_eta": cfg["eta"],
         "minimum": {"w": problem.w, "converged": problem.minimum.converged,
