@@ -24,9 +24,10 @@ __all__ = ["solve_stationary", "METHODS", "GTH_LIMIT",
 
 log = logging.getLogger(__name__)
 
-#: "auto" solves by GTH elimination up to this many cells, per dimension (measured: GTH is
-#: faster than SuperLU at every size and faster than multigrid up to about 200^2 in 2-D).
-GTH_LIMIT = {1: 10**7, 2: 45_000, 3: 10_000}
+#: "auto" solves by GTH elimination up to this many cells, per dimension: the range of the sparse
+#: LU it replaced, where it is faster (benchmarks/bench_gth.py: 0.74x at 100^2, 0.18x at 20^3);
+#: beyond, multigrid is faster on well-conditioned problems (200^2: GTH 0.11 s, multigrid 0.07 s).
+GTH_LIMIT = {1: 10**7, 2: 25_000, 3: 8_000}
 #: Beyond GTH_LIMIT, "auto" still eliminates by GTH when the coarse solve finds a bottleneck
 #: (metastability) or multigrid fails, up to this many cells (measured: GTH at 1024^2 12 s and
 #: 3.3 GB; classical AMG took 52 s on a high-Peclet NESS at 640^2 where GTH takes ~4 s).
@@ -44,8 +45,10 @@ _REFIT_METHOD = {"gth": "gth", "gth (metastable)": "gth", "multigrid -> gth": "g
 REFIT_RTOL = 1e-3
 #: The floor of a normwise answer is FLOOR_SAFETY x residual x condition estimate (relative to
 #: the largest entry): the residual bounds the error only up to the norm of the inverse, which
-#: the condition estimate approximates to within a modest factor.
-FLOOR_SAFETY = 100.0
+#: the plane-cut estimate sees for bottlenecks but not for the plain diffusive mixing of a large
+#: grid.  Measured on the 1e-300 tail of validation/metastable (sparse LU, 2000 and 4000 cells):
+#: with 100 the cells just above the floor were off by up to 2.9e-2; 1e3 keeps them within ~3e-3.
+FLOOR_SAFETY = 1e3
 EPS = float(np.finfo(float).eps)
 #: Cuts of a normwise answer are judged only where both sides hold this much mass: its tails
 #: are exact only to ~1e-10 of the largest entry, and a tail cut of such noise fakes a

@@ -198,7 +198,7 @@ def tail(n: int) -> tuple[dict, dict]:
 def main(quick: bool = False) -> dict:
     start = time.perf_counter()
     n_well = 400 if quick else 2000
-    shape_gth = (80, 60) if quick else (200, 200)
+    shape_gth = (80, 60) if quick else (160, 150)
     shape_big = (240, 190) if quick else (600, 400)
     n_tail = 2000 if quick else 4000
     well1, d1 = double_well_1d(n_well)
