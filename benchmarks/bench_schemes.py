@@ -21,7 +21,7 @@ import numpy as np
 
 import fpsolve as fp
 from fpsolve.models.gallery import OrnsteinUhlenbeck, PositionDependentDiffusion1D, TiltedRing
-from fpsolve.operators import SCHEMES, refit_to_density
+from fpsolve.operators import SCHEMES
 
 from _common import warm_up
 

@@ -48,7 +48,7 @@ import signal
 import sys
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -110,7 +110,7 @@ def _finish_report(report: dict[str, Any], *, interrupted: bool) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -119,7 +119,7 @@ class CartesianGrid:
             raise GridError(f"f: expected shape {self.shape}, got {f.shape}")
         return float(f.sum() * self.cell_volume)
 
-    def refined(self, factor: int = 2) -> "CartesianGrid":
+    def refined(self, factor: int = 2) -> CartesianGrid:
         """The same box with ``factor`` times more cells per axis."""
         return CartesianGrid(self.bounds, tuple(n * factor for n in self.shape),
                              boundary=self.boundary)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from findiff import Diff
@@ -72,7 +72,7 @@ class FokkerPlanckModel:
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_potential(cls, potential: Callable, diffusion=1.0, *, force: Callable | None = None,
-                       diffusion_divergence: Callable | None = None) -> "FokkerPlanckModel":
+                       diffusion_divergence: Callable | None = None) -> FokkerPlanckModel:
         """Model whose zero-current stationary density is ``exp(-U)`` for any ``D(x)``.
 
         The Ito drift is ``a = D (-grad U + f) + div D`` with an optional non-conservative force

@@ -87,7 +87,7 @@ class FokkerPlanckOperator:
         b = self.bonds
         return bool((b.rate_forward >= 0).all() and (b.rate_backward >= 0).all())
 
-    def on_grid(self, grid) -> "FokkerPlanckOperator":
+    def on_grid(self, grid) -> FokkerPlanckOperator:
         """The operator of the same model and scheme on another ``grid`` (positivity warnings
         off: coarse grids of error estimates and multigrid guesses may violate them)."""
         return type(self)(grid, self.model, warn_positivity=False, scheme=self.scheme)
@@ -98,7 +98,7 @@ class FokkerPlanckOperator:
         with :func:`~fpsolve.operators.schemes.refit_to_density`."""
         return self.scheme == "fitted" and self.refits == 0
 
-    def refitted(self, p, *, floor: float = REFIT_FLOOR) -> "FokkerPlanckOperator":
+    def refitted(self, p, *, floor: float = REFIT_FLOOR) -> FokkerPlanckOperator:
         """A new operator whose bond weights are fitted to the density ``p``.
 
         Each bond gets the fitting drop ``zeta = dPsi - ln(p_x / p_y)`` (SG rates where a density

@@ -40,13 +40,13 @@ def _phi(x: float) -> float:
     return quad(lambda t: t / D_of(t), 0.0, x, epsabs=0.0, epsrel=1e-13, limit=200)[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _phi_at_centers(n: int) -> np.ndarray:
     xc = fp.CartesianGrid([(-L, L)], n).axis_centers(0)
     return np.array([_phi(float(x)) for x in xc])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _normalization(alpha: float) -> float:
     return quad(lambda x: D_of(x) ** (alpha - 1) * np.exp(-_phi(x)), -L, L,
                 epsabs=0.0, epsrel=1e-12, limit=200)[0]
