@@ -140,14 +140,14 @@ def main() -> None:
     try:
         import fplanck  # noqa: F401
     except ImportError:
-        raise SystemExit("fplanck is not installed: pip install fplanck==0.2.2")
+        raise SystemExit("fplanck is not installed: pip install fplanck==0.2.2") from None
     warm_up()
     if args.accuracy:
         accuracy(args.fpsolve_sizes, args.fplanck_sizes)
         return
     for n in args.sizes:
-        t_fp, err_fp = median_seconds(lambda: run_fpsolve(n), args.repeats)
-        t_pl, err_pl = median_seconds(lambda: run_fplanck(n), args.repeats)
+        t_fp, err_fp = median_seconds(lambda n=n: run_fpsolve(n), args.repeats)
+        t_pl, err_pl = median_seconds(lambda n=n: run_fplanck(n), args.repeats)
         print(f"{n}^2: fpsolve {t_fp:.3f} s (L1 error {err_fp:.1e}), fplanck {t_pl:.2f} s "
               f"(L1 error {err_pl:.1e}); speed-up {t_pl / t_fp:.1f}x (target >= 10x); "
               f"medians of {args.repeats} runs")

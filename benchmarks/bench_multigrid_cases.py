@@ -51,7 +51,8 @@ def main() -> None:
         for method in ("direct", "multigrid", "amg", "auto"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                seconds, res = median_seconds(lambda: fp.solve_stationary(op, method=method), 1)
+                seconds, res = median_seconds(
+                    lambda op=op, method=method: fp.solve_stationary(op, method=method), 1)
             reference = res.p if reference is None else reference
             l1 = np.abs(res.p - reference).sum() * grid.cell_volume
             row.append(f"{method} {seconds:.2f} s, {res.iterations} it, res {res.residual:.0e}, "

@@ -155,7 +155,8 @@ def _bond_weight(D: np.ndarray, off, h, constant: bool) -> np.ndarray:
 
 
 def _potential_drop(grid, fields, off, h) -> np.ndarray:
-    """Flattened ``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for ``F``."""
+    """Flattened ``Psi(x + off) - Psi(x)``: exact ``U`` differences plus the trapezoid rule for
+    ``F``."""
     # -F . v is averaged over the bond's cells: the trapezoid rule for the line integral.
     drop = _at_midpoints(-np.tensordot(off * h, fields.force, axes=(0, 0)), off).ravel()
     if fields.potential is not None:
@@ -186,7 +187,7 @@ def _exit_rates(grid, fields, h) -> dict:
             inner[axis] = 1 if side < 0 else -2
             near, inner = tuple(near), tuple(inner)
 
-            def wall(v, lead=0):
+            def wall(v, lead=0, near=near, inner=inner):   # bind this side's slices
                 pre = (slice(None),) * lead
                 return 1.5 * v[pre + near] - 0.5 * v[pre + inner]
 

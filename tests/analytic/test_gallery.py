@@ -54,7 +54,7 @@ def test_ou_rotational_density_normalized_and_current_from_definition():
     # the trapezoid rule is spectrally accurate for a rapidly decaying smooth integrand
     assert np.trapezoid(np.trapezoid(p, axis), axis) == pytest.approx(1.0, rel=1e-12)
     pts = x[:, ::20, ::20]
-    grad = np.stack([_d1(lambda s: ou.stationary_density(pts + s * e[:, None, None]), 0.0)
+    grad = np.stack([_d1(lambda s, e=e: ou.stationary_density(pts + s * e[:, None, None]), 0.0)
                      for e in np.eye(2)])
     J = np.einsum("ij,j...->i...", A_ROT, pts) * ou.stationary_density(pts) \
         - np.einsum("ij,j...->i...", D_ROT, grad)  # J = a p - D grad p
@@ -149,11 +149,13 @@ def test_heat_kernel_solves_the_diffusion_equation_with_tensor_d():
     x0, t = np.array([0.2, -0.1]), 0.7
     _, x = _square_grid(1.5, 5)
 
-    def p(s=0.0, dx=np.zeros(2)):
+    def p(s=0.0, dx=None):
+        dx = np.zeros(2) if dx is None else dx
         return heat.density(x + dx[:, None, None], t + s, x0)
     dpdt = _d1(lambda s: p(s), 0.0)
-    rhs = sum(D[i, j] * _d1(lambda s, i=i: _d1(lambda r: p(dx=s * np.eye(2)[i] + r * np.eye(2)[j]),
-                                               0.0), 0.0) for i in range(2) for j in range(2))
+    unit = np.eye(2)
+    rhs = sum(D[i, j] * _d1(lambda s, i=i, j=j: _d1(lambda r: p(dx=s * unit[i] + r * unit[j]), 0.0),
+                            0.0) for i in range(2) for j in range(2))
     # nested first differences: round-off eps p / H^2 ~ 1e-10 dominates
     np.testing.assert_allclose(dpdt, rhs, atol=1e-8 * np.abs(dpdt).max())
     axis, xx = _square_grid(12.0, 241)
