@@ -47,7 +47,8 @@ def exact_ou_windows(n_windows, n_steps, dt, seed, A=A_OU, D=D_OU):
     for _ in range(n_steps):
         y = x @ M.T + rng.standard_normal((n_windows, 2)) @ L.T
         fwd, bwd = y - x @ M.T, x - y @ M.T
-        ds += 0.5 * (np.einsum("ij,jk,ik->i", bwd, Qi, bwd) - np.einsum("ij,jk,ik->i", fwd, Qi, fwd))
+        ds += 0.5 * (np.einsum("ij,jk,ik->i", bwd, Qi, bwd)
+                     - np.einsum("ij,jk,ik->i", fwd, Qi, fwd))
         x = y
     return ds + 0.5 * np.einsum("ij,jk,ik->i", x, Si, x)      # - ln p_ss(x_n) - const
 
@@ -55,7 +56,8 @@ def exact_ou_windows(n_windows, n_steps, dt, seed, A=A_OU, D=D_OU):
 def wilson(k, n, z=1.96):
     """95 % Wilson score interval of a binomial rate ``k / n``."""
     p, den = k / n, 1 + z * z / n
-    mid, half = (p + z * z / (2 * n)) / den, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return max(0.0, mid - half), min(1.0, mid + half)
 
 

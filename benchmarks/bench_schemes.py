@@ -5,8 +5,8 @@ Every problem has an exact stationary density; the error is ``sum |p - p_exact| 
 production rate is Schnakenberg's bond sum (``fp.entropy_production_rate``), compared with the
 exact value (relative error; absolute where the exact value is 0).  Schemes: ``sg``, ``split``,
 ``sqra`` (one solve each) and ``fitted`` (SG solve, then self-consistent density refits with
-``fp.solve_stationary`` refits "fitted" rates itself; the number of refits is printed).  Times are end to end
-(operator build, solves, refits) after a warm-up, on this machine.
+``fp.solve_stationary`` refits "fitted" rates itself; the number of refits is printed).  Times
+are end to end (operator build, solves, refits) after a warm-up, on this machine.
 
     python benchmarks/bench_schemes.py [--problems hipe rot ...] [--scale 1.0]
 """
@@ -39,8 +39,14 @@ def _gradient_family(U, grad_U, D, Q, n, L, *, as_potential=False, div_D=None):
     """``a = -(D + Q) grad U (+ div D)``, Q antisymmetric: ``p ~ exp(-U)`` for any ``D(x)``;
     ``EPR = integral (Q grad U) . D^-1 (Q grad U) p`` by the midpoint rule on a fine grid
     (spectrally accurate for these smooth, rapidly decaying integrands)."""
-    Dx = D if callable(D) else (lambda x, D=np.asarray(D): np.broadcast_to(
-        D.reshape(D.shape + (1,) * (x.ndim - 1)), D.shape + x.shape[1:]))
+    if callable(D):
+        Dx = D
+    else:
+        D_const = np.asarray(D)
+
+        def Dx(x):
+            return np.broadcast_to(D_const.reshape(D_const.shape + (1,) * (x.ndim - 1)),
+                                   D_const.shape + x.shape[1:])
     d = len(Q)
     if as_potential:
         def force(x):

@@ -2,8 +2,9 @@
 
 Targets (issue "core solver"): 1024^2 in <= 5 s total (assembly + solve) with relative residual
 <= 1e-10; peak memory <= 4 GB.  Both bond-rate schemes are run, SG and the default "fitted"
-(2-3 more solves for the refits), with the L1 error of each against the exact density.  Baseline in the same run: scipy.sparse.linalg.spsolve on the same
-pinned matrix (skip it with --no-baseline; it takes minutes at 1024^2).
+(2-3 more solves for the refits), with the L1 error of each against the exact density.  Baseline
+in the same run: scipy.sparse.linalg.spsolve on the same pinned matrix (skip it with
+--no-baseline; it takes minutes at 1024^2).
 
     python benchmarks/bench_stationary.py [--n 1024] [--no-baseline]
 """

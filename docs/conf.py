@@ -6,9 +6,10 @@ build, tests/docs/test_sphinx_build.py)::
     sphinx-build -W -b html docs docs/_build/html
 
 Set ``FPSOLVE_DOCS_EXECUTE=1`` to run the examples/plot_*.py gallery scripts and render their
-figures and printed output (the local build of the README; the scripts are tested separately).  Build-time output,
-not committed (see .gitignore): ``docs/generated/`` (autosummary stubs of the API reference),
-``docs/auto_examples/`` (the rendered gallery), ``docs/sg_execution_times.rst``, ``docs/_build/``.
+figures and printed output (the local build of the README; the scripts are tested separately).
+Build-time output, not committed (see .gitignore): ``docs/generated/`` (autosummary stubs of the
+API reference), ``docs/auto_examples/`` (the rendered gallery), ``docs/sg_execution_times.rst``,
+``docs/_build/``.
 """
 
 from __future__ import annotations

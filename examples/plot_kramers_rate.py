@@ -26,7 +26,9 @@ L, n = -2.2, 300   # box [-2.2, 1]; n = 300 puts a cell centre exactly at x = -1
 def exact_mfpt(b, x0=-1.0):
     """Exact 1-D quadrature (reflecting at L: U(L) - U(-1) = 59 b, so the absorbing wall the
     grid puts there changes tau by exp(-59 b), far below round-off)."""
-    inner = lambda y: quad(lambda z: np.exp(-b * (z * z - 1) ** 2), L, y)[0]
+    def inner(y):
+        return quad(lambda z: np.exp(-b * (z * z - 1) ** 2), L, y)[0]
+
     return quad(lambda y: np.exp(b * (y * y - 1) ** 2) * inner(y), x0, 1.0, limit=200)[0]
 
 

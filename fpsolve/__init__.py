@@ -19,6 +19,6 @@ __all__ = [
     "estimate_error", "extrapolate_stationary",
     "probability_current", "divergence", "entropy_production_rate",
     "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
-    "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting", "results",
-    "solvers", "stochastic", "__version__",
+    "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting",
+    "results", "solvers", "stochastic", "__version__",
 ]

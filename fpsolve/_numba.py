@@ -18,8 +18,8 @@ from numba import prange
 
 from .errors import FpsolveError
 
-__all__ = ["jit_serial", "jit_inline", "jit_parallel", "prange", "set_num_threads", "get_num_threads",
-           "threads_for", "one_blas_thread",
+__all__ = ["jit_serial", "jit_inline", "jit_parallel", "prange", "set_num_threads",
+           "get_num_threads", "threads_for", "one_blas_thread",
            "seed_sequence", "derive_key", "philox4x32", "philox4x32_lanes"]
 
 

@@ -151,7 +151,8 @@ def _check_shape(shape, ndim: int) -> tuple[int, ...]:
         shape = (shape,) * ndim
     shape = tuple(shape)
     if len(shape) != ndim:
-        raise GridError(f"shape: expected {ndim} entries (one per axis of bounds), got {len(shape)}")
+        raise GridError(f"shape: expected {ndim} entries (one per axis of bounds), "
+                        f"got {len(shape)}")
     out = []
     for k, n in enumerate(shape):
         if isinstance(n, (bool, np.bool_)) or not float(n).is_integer():

@@ -197,8 +197,8 @@ def phase_sums(h, q, eta, b, pool, m, s0, mu_sum, m_sum):
     """Sums over the phases ``k = 0 .. R-1`` of an epoch of the conditional moments.
 
     Given ``E x_0 = m`` and ``E x_0 x_0^T = s0`` (``x_0`` independent of the permutation), the
-    mean ``mu_k`` and second moment ``M_k`` after ``k`` steps follow
-    ``mu' = A mu + u``, ``M' = A M A^T + A mu u^T + u (A mu)^T + u u^T + 2 eta I``, ``u = -eta q_k``.
+    mean ``mu_k`` and second moment ``M_k`` after ``k`` steps follow ``mu' = A mu + u``,
+    ``M' = A M A^T + A mu u^T + u (A mu)^T + u u^T + 2 eta I``, ``u = -eta q_k``.
     """
     d = q.shape[1]
     hk, u, work = np.empty(d * d), np.empty(d), np.empty((d, d))

@@ -119,7 +119,8 @@ def load_digits(*, normalize: bool = True) -> Dataset:
         from sklearn.datasets import load_digits as _sklearn_digits
     except ImportError:
         raise FpsolveError("load_digits: needs scikit-learn, which ships the 8x8 digits file "
-                           "(pip install \"fpsolve[digits]\"); or read MNIST with load_idx") from None
+                           "(pip install \"fpsolve[digits]\"); or read MNIST with "
+                           "load_idx") from None
     bunch = _sklearn_digits()
     return image_dataset(bunch.images, bunch.target, image_shape=(8, 8),
                          max_value=16.0 if normalize else 1.0, source="sklearn digits")

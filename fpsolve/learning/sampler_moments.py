@@ -215,7 +215,8 @@ def _ula_covariance(H, eta) -> np.ndarray:
 
 
 def _kron_sum(X, Y) -> np.ndarray:
-    """``sum_n X_n (x) Y_n`` in the row-major ``vec`` convention: ``vec(A P B^T) = (A (x) B) vec P``.
+    """``sum_n X_n (x) Y_n`` in the row-major ``vec`` convention:
+    ``vec(A P B^T) = (A (x) B) vec P``.
 
     ``X, Y (n, d, d)``: entry ``[(i, k), (j, l)] = sum_n X_nij Y_nkl``.
     """

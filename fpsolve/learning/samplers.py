@@ -288,7 +288,8 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
             check_mixing(r, what=f"{run['sampler'].name} (eta = {run['eta']:.3g})")
     else:
         r = ess = np.full(out.shape[2], np.nan)
-    return SampleResult(samples=out, steps=(np.arange(out.shape[0]) + run["skip"] + 1) * run["every"],
+    steps = (np.arange(out.shape[0]) + run["skip"] + 1) * run["every"]
+    return SampleResult(samples=out, steps=steps,
                         ess=ess, rhat=r, w_final=run["w"], key=run["key"], sampler=run["sampler"],
                         eta=run["eta"], batch_size=run["b"], steps_per_epoch=run["R"],
                         n_epochs=n_epochs, burn_in=burn_in, thin=thin, record=record,

@@ -204,7 +204,10 @@ def slice_drift_diffusion(model, data, points, *, free, at, eta: float, batch_si
 def _modified(grid, a, D):
     """Drift and diffusion of the modified equation (:func:`sgd_fokker_planck`)."""
     d = [Diff(k, grid.spacing[k], acc=2) for k in range(2)]
-    grad = lambda f: np.stack([d[k](f) for k in range(2)], axis=-3)  # (2, *shape): d_l f
+
+    def grad(f):   # (2, *shape): d_l f
+        return np.stack([d[k](f) for k in range(2)], axis=-3)
+
     J = np.stack([grad(a[k]) for k in range(2)])                      # J[k, l] = d_l a_k
     hess = np.stack([np.stack([grad(J[k, l]) for l in range(2)]) for k in range(2)])
     dD = np.stack([np.stack([grad(D[k, l]) for l in range(2)]) for k in range(2)])

@@ -128,7 +128,8 @@ class FokkerPlanckOperator:
     def _flat(self, p, name: str = "p") -> np.ndarray:
         p = np.asarray(p, dtype=float)
         if p.shape != self.grid.shape and p.shape != (self.grid.size,):
-            raise ModelError(f"{name}: expected shape {self.grid.shape} (grid.shape), got {p.shape}")
+            raise ModelError(f"{name}: expected shape {self.grid.shape} (grid.shape), "
+                             f"got {p.shape}")
         return np.ascontiguousarray(p.ravel())
 
     def bond_fluxes(self, p) -> np.ndarray:

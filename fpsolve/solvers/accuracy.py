@@ -11,8 +11,9 @@ the three grids, ``q = log(||I p_4h - p_2h|| / ||I p_2h - p_h||) / log r``, and 
 ``[ORDER_MIN, ORDER_MAX] = [1.5, 2]``; with only two grids the declared order 2 is used.  A
 pre-asymptotic grid (errors falling more slowly than h^2) thus gets an estimate up to 1.6 times
 larger than the second-order formula would give, while an apparent order above 2 (a coarsest
-grid far outside the asymptotic range) never shrinks the estimate below the second-order one.  The same is done for the cell current and the entropy
-production rate.  A grid is reported pre-asymptotic, with an
+grid far outside the asymptotic range) never shrinks the estimate below the second-order one.
+The same is done for the cell current and the entropy production rate.  A grid is reported
+pre-asymptotic, with an
 :class:`~fpsolve.errors.AccuracyWarning`, when the estimated density L1 error exceeds
 ``threshold`` or the cell Peclet number where the mass sits exceeds ``peclet_limit``.
 """

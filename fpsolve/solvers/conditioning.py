@@ -54,7 +54,8 @@ def plane_conductance(op, p, *, min_mass: float = MIN_CUT_MASS) -> dict:
                 continue
             y = bonds.neighbor[k]
             ok = y >= 0
-            gross = 0.5 * (bonds.rate_forward[k, ok] * P[ok] + bonds.rate_backward[k, ok] * P[y[ok]])
+            gross = 0.5 * (bonds.rate_forward[k, ok] * P[ok]
+                           + bonds.rate_backward[k, ok] * P[y[ok]])
             plane = coords[a][ok] - (off[a] < 0)
             flow += np.bincount(plane, weights=gross, minlength=n - 1)[:n - 1]
         slabs = np.bincount(coords[a], weights=P, minlength=n)

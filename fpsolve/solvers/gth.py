@@ -114,7 +114,8 @@ def _factor_and_solve(off, front_ptr, front_idx, npiv, parent):
     need = 8 * (L_ptr[-1] + C_ptr[-1])
     if need > GTH_MEMORY_BYTES:
         raise SolverError(f"method='gth': the factors need {need / 2**30:.1f} GiB (limit "
-                          f"{GTH_MEMORY_BYTES / 2**30:.0f} GiB, GTH_MEMORY_BYTES); use a coarser grid")
+                          f"{GTH_MEMORY_BYTES / 2**30:.0f} GiB, GTH_MEMORY_BYTES); "
+                          "use a coarser grid")
     # Children of the node with elimination index e (parents are preorder ids t = T - 1 - e).
     elim_parent = np.where(parent >= 0, T - 1 - parent, T)[::-1]
     order = np.argsort(elim_parent, kind="stable")

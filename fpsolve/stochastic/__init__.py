@@ -2,8 +2,9 @@
 
 The public entry point is :func:`simulate` (exported as ``fpsolve.simulate``); trajectories come
 back as a :class:`TrajectoryResult`.  Stochastic thermodynamics along paths:
-:func:`stochastic_entropy_production`, :func:`fluctuation_test`, :func:`extrapolate_to_zero_dt`.  Integrators and their declared orders are in
-:data:`METHODS`; random variates are counter based (:mod:`fpsolve.stochastic.rng`).
+:func:`stochastic_entropy_production`, :func:`fluctuation_test`,
+:func:`extrapolate_to_zero_dt`.  Integrators and their declared orders are in :data:`METHODS`;
+random variates are counter based (:mod:`fpsolve.stochastic.rng`).
 """
 
 from .entropy import StochasticEntropyResult, extrapolate_to_zero_dt, stochastic_entropy_production

@@ -56,7 +56,9 @@ def ziggurat_table() -> np.ndarray:
 
 def _closure(r: float, n: int):
     """Top-layer area minus ``v`` for tail start ``r``, and the abscissae ``x_0 .. x_n``."""
-    f = lambda t: math.exp(-0.5 * t * t)
+    def f(t):
+        return math.exp(-0.5 * t * t)
+
     v = r * f(r) + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2))
     x = np.zeros(n + 1)
     x[0], x[1] = v / f(r), r

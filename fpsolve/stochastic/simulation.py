@@ -92,10 +92,11 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     -----
     Drift and Cholesky factor of ``2 D`` are tabulated at the cell centers of ``table_grid``
     and interpolated multilinearly (:mod:`fpsolve.stochastic.tables`); constant ``D`` is used
-    directly, and a drift that is affine on the table is evaluated as ``b + M x``.  Reflection folds the end of a step back into the box; an absorbed trajectory's
-    exit time is interpolated linearly along the step when its end lies outside, and is the
-    step's midpoint when the Brownian-bridge test (probability ``exp(-2 u v / (2 D_kk dt))``
-    for distances ``u, v`` of the step's ends to the wall) detects a crossing in between.
+    directly, and a drift that is affine on the table is evaluated as ``b + M x``.  Reflection
+    folds the end of a step back into the box; an absorbed trajectory's exit time is interpolated
+    linearly along the step when its end lies outside, and is the step's midpoint when the
+    Brownian-bridge test (probability ``exp(-2 u v / (2 D_kk dt))`` for distances ``u, v`` of the
+    step's ends to the wall) detects a crossing in between.
     Variates are counter based (Philox4x32-10 + ziggurat): results are bit-identical for any
     number of threads and any ``chunk_steps`` (the floating sums of the observables depend on
     ``chunk_steps`` at round-off level).

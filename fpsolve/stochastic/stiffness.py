@@ -9,9 +9,9 @@ flag the slow ``1 + (omega dt)^2 / 2`` growth per step of a weak rotation (``lam
 imaginary), which the noise and the relaxation elsewhere dominate at ``omega dt << 1``.
 Beyond the bound the trajectories oscillate with growing amplitude until the walls stop them:
 positions stay finite, so no divergence check fires, yet every statistic is wrong
-(``a = -1000 x``, ``dt = 0.01``: a variance of 7 instead of 1e-3).  Well below it the stationary variance of Euler-Maruyama is
-still off by the factor ``1 / (1 - k dt / 2)`` (+33 % at ``k dt = 1/2``), hence a warning from
-half the bound on.
+(``a = -1000 x``, ``dt = 0.01``: a variance of 7 instead of 1e-3).  Well below it the
+stationary variance of Euler-Maruyama is still off by the factor ``1 / (1 - k dt / 2)`` (+33 %
+at ``k dt = 1/2``), hence a warning from half the bound on.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def stable_dt(tables):
     Returns
     -------
     (float, tuple)
-        ``dt_max = 2 / max |lambda|`` over decaying modes (``inf`` when there are none) and the cell center
-        where it is smallest (``()`` for an affine drift).
+        ``dt_max = 2 / max |lambda|`` over decaying modes (``inf`` when there are none) and the
+        cell center where it is smallest (``()`` for an affine drift).
     """
     tgrid, drift = tables.table_grid, np.asarray(tables.drift, dtype=float)
     d = tgrid.ndim

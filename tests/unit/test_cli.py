@@ -580,7 +580,8 @@ def test_report_records_provenance(cases_dir, tmp_path):
     assert report["fpsolve_version"] == package_version()
     assert report["git_commit"] == git_commit()
     env = report["environment"]
-    assert env["numpy"] == np.__version__ and env["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert env["numpy"] == np.__version__
+    assert env["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     assert env["scipy"] and env["numba"] and env["cpu_count"] == os.cpu_count()
     assert 1 <= env["cpus_usable"] <= env["cpu_count"]
     started, finished = (datetime.fromisoformat(report[k]) for k in ("started", "finished"))

@@ -60,7 +60,6 @@ def ref_gth_reduce(R, m):
     and columns of eliminated states hold the rates at their elimination) and the pivots."""
     F = np.array(R, dtype=float)
     np.fill_diagonal(F, 0.0)
-    f = F.shape[0]
     s = np.zeros(m)
     for k in range(m):
         s[k] = F[k, k + 1:].sum()                # pivot: total rate out of k to later states

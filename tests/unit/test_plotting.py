@@ -19,11 +19,12 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.collections import LineCollection, QuadMesh
+# E402: the backend is chosen before pyplot is imported, and only when matplotlib is installed.
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection, QuadMesh  # noqa: E402
 
-import fpsolve as fp
-from fpsolve import plotting
+import fpsolve as fp  # noqa: E402
+from fpsolve import plotting  # noqa: E402
 
 # Runs in a fresh interpreter: importing fpsolve.plotting must leave matplotlib unimported, and
 # with matplotlib unavailable (a None entry in sys.modules makes its import fail) making a

@@ -167,8 +167,8 @@ def test_weighted_rates_against_reference(compiled):
     rng = np.random.default_rng(0)
     # Drops and fits over every regime the formula is evaluated in by NumPy without overflow:
     # the series branch (|fit| < 1e-3), moderate and large values (sinh up to e^300).
-    fit = np.concatenate([rng.normal(0, 1e-4, 50), rng.normal(0, 3, 200), rng.uniform(-600, 600, 50),
-                          [0.0, 1e-3, -1e-3]])
+    fit = np.concatenate([rng.normal(0, 1e-4, 50), rng.normal(0, 3, 200),
+                          rng.uniform(-600, 600, 50), [0.0, 1e-3, -1e-3]])
     drop = np.concatenate([fit[:150], rng.normal(0, 5, fit.size - 150)])
     c = rng.random(fit.size) + 0.1
     nbr = np.where(rng.random(fit.size) < 0.1, -1, 1).astype(np.int64)

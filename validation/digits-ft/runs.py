@@ -36,7 +36,9 @@ class Problem:
         t0 = time.perf_counter()
         self.model, self.data = model, data
         if lbfgs:   # the MLP is non-convex: quasi-Newton from a random start, then Newton
-            fun = lambda w: model._batch(w, data, None)
+            def fun(w):
+                return model._batch(w, data, None)
+
             w0 = so.minimize(fun, w0, jac=True, method="L-BFGS-B",
                              options={"maxiter": 5000, "gtol": 1e-8 * data.N}).x
         self.minimum = find_minimum(model, data, w0)

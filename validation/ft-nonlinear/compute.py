@@ -134,7 +134,7 @@ def ensemble(model, ref, dt, n_traj, t_total, batches, seed, fields):
     hist_grid = fp.CartesianGrid(BOX, (N_HIST, N_HIST))
     n_steps = round(t_total / dt)
     rates, dens, curr = [], [], []
-    for k, ss in enumerate(np.random.SeedSequence(seed).spawn(batches)):
+    for ss in np.random.SeedSequence(seed).spawn(batches):
         rng = np.random.default_rng(ss)
         x0 = sample_grid_density(res, n_traj // batches, rng)
         obs = [RunningEntropy.from_model(model, grid)]

@@ -26,7 +26,7 @@ def _loglog(ax, x, y, se, label, slope):
 def gaussian_figure(res, outdir: Path) -> Path:
     gauss = res["gaussian"]
     fig, axes = plotting.figure(2, len(gauss), figsize=(4.2 * len(gauss), 7.5), squeeze=False)
-    for col, (name, g) in enumerate(gauss.items()):
+    for col, g in enumerate(gauss.values()):
         x = g["r_eta_lambda"]
         for row, (metric, ylabel) in enumerate([("kl", "KL(stationary || posterior)"),
                                                 ("rel_cov_error", "relative covariance error")]):
