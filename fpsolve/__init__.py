@@ -1,5 +1,6 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
+from ._version import __version__
 from . import (analysis, errors, grids, io, learning, linear, models, operators, plotting,
                results, solvers, stochastic)
 from .analysis import divergence, entropy_production_rate, probability_current
@@ -10,8 +11,6 @@ from .stochastic import (extrapolate_to_zero_dt, fluctuation_test, simulate,
                          stochastic_entropy_production)
 from .solvers import (estimate_error, evolve, extrapolate_stationary, mean_first_passage_time,
                       relaxation_spectrum, solve_quasi_stationary, solve_stationary)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CartesianGrid", "FokkerPlanckModel", "FokkerPlanckOperator", "solve_stationary", "evolve",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
 from .errors import FpsolveError
 from .grids import CartesianGrid
 
@@ -131,8 +132,6 @@ def _default(f: dataclasses.Field):
 
 
 def _fpsolve_version() -> str:
-    # Imported here: fpsolve/__init__.py may import this module before it sets __version__.
-    from . import __version__
     return __version__
 
 

@@ -52,6 +52,7 @@ from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._version import __version__
 from .errors import FpsolveError
 from .validation_registry import ENV_VAR, Case, discover_cases, environment, git_commit, run_case
 
@@ -70,19 +71,9 @@ LOCK_NAME = ".fpsolve-reproduce.lock"
 
 
 def package_version() -> str:
-    """Version of fpsolve: ``fpsolve.__version__``, else the installed metadata, else
-    ``"unknown"``."""
-    import fpsolve
-
-    version = getattr(fpsolve, "__version__", None)
-    if version:
-        return str(version)
-    from importlib.metadata import PackageNotFoundError, version as dist_version
-
-    try:
-        return dist_version("fpsolve")
-    except PackageNotFoundError:
-        return "unknown"
+    """Version of fpsolve, ``fpsolve.__version__`` (read from :mod:`fpsolve._version`, not from
+    the package root)."""
+    return __version__
 
 
 def new_report(argv: list[str], selected: list[Case], *, quick: bool) -> dict[str, Any]:
@@ -120,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cases-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help=f"validation cases directory (default: ${ENV_VAR}, else the "
-                             "'validation' folder of the fpsolve source tree)")
+                             "'validation' folder of the fpsolve source tree, else the copy "
+                             "installed with fpsolve)")
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="log progress (-v) or debug details (-vv) to stderr")
     parser = argparse.ArgumentParser(prog="fpsolve", parents=[common],
