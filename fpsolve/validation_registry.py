@@ -60,7 +60,8 @@ from .validation_checks import (
     validate_check,
 )
 
-__all__ = ["CHECK_KINDS", "ENV_VAR", "Case", "default_cases_dir", "discover_cases", "read_case",
+__all__ = ["CHECK_KINDS", "ENV_VAR", "Case", "default_cases_dir", "checkout_cases_dir",
+           "installed_cases_dir", "discover_cases", "read_case",
            "load_case_module", "lookup", "to_jsonable", "evaluate_check", "evaluate_checks",
            "run_case", "sibling_module", "environment", "git_commit"]
 
@@ -68,6 +69,9 @@ logger = logging.getLogger(__name__)
 
 #: Environment variable overriding the validation directory.
 ENV_VAR = "FPSOLVE_VALIDATION_DIR"
+
+#: Folder holding the ``fpsolve`` package folder: the repository root in a source checkout.
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,47 @@ class Case:
 
 
 def default_cases_dir() -> Path:
-    """Directory of the validation cases: ``$FPSOLVE_VALIDATION_DIR`` when set, else
-    ``<repository root>/validation`` next to the package (source checkout, ``pip install -e .``).
+    """Directory of the validation cases, the first of
+
+    1. ``$FPSOLVE_VALIDATION_DIR`` when set;
+    2. the ``validation`` folder of the source checkout fpsolve is imported from (a source tree,
+       ``pip install -e .``): see :func:`checkout_cases_dir`;
+    3. the copy of that folder installed with the package, ``fpsolve/_validation`` (``pip
+       install .``; the build step in ``setup.py`` ships it): see :func:`installed_cases_dir`.
+
+    When none is found, the checkout's path is returned (and :func:`discover_cases` says it
+    is not a directory).
     """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "validation"
+    checkout = checkout_cases_dir()
+    if checkout is not None:
+        return checkout
+    installed = installed_cases_dir()
+    if installed is not None:
+        return installed
+    return _SOURCE_ROOT / "validation"
+
+
+def checkout_cases_dir() -> Path | None:
+    """``<repository root>/validation`` when fpsolve is imported from a source checkout (the
+    folder above the package holds ``pyproject.toml`` and ``validation/``), else ``None``."""
+    if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "validation").is_dir():
+        return _SOURCE_ROOT / "validation"
+    return None
+
+
+def installed_cases_dir() -> Path | None:
+    """The validation cases installed with the package (``fpsolve/_validation``, copied from the
+    source tree's ``validation/`` when the wheel is built), or ``None`` when absent or not on
+    the file system (the cases are imported by file path)."""
+    from importlib.resources import files
+
+    folder = files(__package__) / "_validation"
+    if not isinstance(folder, Path):
+        return None
+    return folder if folder.is_dir() else None
 
 
 def discover_cases(cases_dir: str | os.PathLike | None = None) -> dict[str, Case]:
