@@ -105,7 +105,8 @@ def _check(s, xn, live, fail, step, variable):
 @jit_serial
 def fold_block(x, live, wall, kind, wind):
     """Reflect (specularly, any number of times) or wrap the rows of ``x`` on non-absorbing
-    axes; rows already inside are left bit-for-bit unchanged; ``wind`` counts the wraps."""
+    axes; rows already inside are left bit-for-bit unchanged; ``wind`` counts the wraps on
+    periodic axes and the steps that reflected on reflecting ones."""
     for i in range(x.shape[0]):
         for k in range(x.shape[1] if live[i] else 0):
             lo, hi = wall[0, k], wall[1, k]
@@ -116,6 +117,7 @@ def fold_block(x, live, wall, kind, wind):
             if kind[k] == REFLECTING:
                 y = (x[i, k] - lo) % (2.0 * length)
                 x[i, k] = lo + (2.0 * length - y if y > length else y)
+                wind[i, k] += 1
             else:
                 m = math.floor((x[i, k] - lo) / length)
                 x[i, k] = lo + ((x[i, k] - lo) - m * length)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import DiffusionError, SolverError
+from ..errors import AccuracyWarning, DiffusionError, SolverError
 from ..grids import CartesianGrid
 from ..models import FokkerPlanckModel
 from . import _kernels
@@ -24,6 +25,10 @@ __all__ = ["simulate"]
 
 _BUFFER_DOUBLES = 2**22   # path buffer of a chunk when observables need every step (32 MB)
 _PROGRESS_CHUNKS = 20     # default number of chunks with progress or checkpoints
+#: Reflections per trajectory step above which simulate warns: one step in ten hitting a wall
+#: means the step length is a sizeable fraction of the distance the density
+#: keeps from the walls (free diffusion reaches it at sqrt(2 D dt) ~ box / 10).
+WALL_HIT_LIMIT = 0.1
 
 
 def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyama",
@@ -334,11 +339,33 @@ def _result(run) -> TrajectoryResult:
     seed = {"key": [int(k) for k in run["key"]]}
     if run["entropy"] is not None:
         seed["entropy"] = run["entropy"]
+    winding, rate = _wall_hits(run)
     return TrajectoryResult(
         positions=run["positions"], times=times, final_positions=st["x"],
-        exit_time=st["t_exit"], exit_side=st["side"], winding=st["wind"],
+        exit_time=st["t_exit"], exit_side=st["side"], winding=winding,
         observables={o.name: o for o in run["obs"]}, dt=run["dt"], n_steps=run["n_steps"],
         method=run["method"], seed=seed, grid=run["grid"], table_grid=run["tables"].table_grid,
         orders=dict(METHOD_ORDERS[run["method"]]),
         options={"record_every": every, "chunk_steps": run["chunk"],
-                 "exit_correction": run["bridge"]})
+                 "exit_correction": run["bridge"], "wall_hit_rate": rate})
+
+
+def _wall_hits(run) -> tuple[np.ndarray, float]:
+    """``(winding, rate)``: the kernel counts wraps on periodic axes and reflecting steps on
+    reflecting ones in the same array; the winding keeps the wraps, the rate is the number of
+    reflections (summed over the reflecting axes) per trajectory step.  Above
+    ``WALL_HIT_LIMIT`` an AccuracyWarning: a step then carries trajectories across a sizeable
+    part of the box (or an unstable drift throws them from wall to wall), and the reflection is
+    resolved only to O(sqrt(dt))."""
+    wind = run["state"]["wind"]
+    reflecting = np.array([b == "reflecting" for b in run["grid"].boundary])
+    steps = wind.shape[0] * max(run["step"], 1)
+    rate = float(wind[:, reflecting].sum() / steps) if steps else 0.0
+    if rate > WALL_HIT_LIMIT:
+        warnings.warn(f"simulate: {rate:.3g} reflections per trajectory step (limit "
+                      f"{WALL_HIT_LIMIT:g}): dt = {run['dt']:g} moves trajectories across a large "
+                      "part of the box or the drift throws them from wall to wall; reduce dt",
+                      AccuracyWarning, stacklevel=4)
+    winding = wind.copy()
+    winding[:, reflecting] = 0
+    return winding, rate

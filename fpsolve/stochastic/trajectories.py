@@ -48,7 +48,9 @@ class TrajectoryResult(LabelledResult):
     orders : dict
         Declared ``{"strong", "weak", ...}`` orders of ``method``.
     options : dict
-        Remaining options (``record_every``, ``chunk_steps``, ``exit_correction``).
+        Remaining options (``record_every``, ``chunk_steps``, ``exit_correction``) and
+        ``wall_hit_rate``, the reflections on reflecting walls per trajectory step (simulate
+        warns above 0.1).
 
     Examples
     --------

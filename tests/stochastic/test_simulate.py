@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -382,3 +383,20 @@ def test_dt_near_the_bound_warns_and_well_below_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fp.simulate(ou, 0.0, grid=STIFF_GRID, dt=0.005, n_steps=2, n_traj=2, rng=0)
+
+
+def test_wall_hit_rate_is_reported_and_warns_when_steps_cross_the_box():
+    # Free diffusion in [0, 1] (D = 1): a step of std sqrt(2 D dt) = 0.32 at dt = 0.05 reflects in
+    # about a quarter of the steps (measured 0.25), far above WALL_HIT_LIMIT = 0.1; at dt = 1e-4
+    # (std 0.014) in about 5e-4 of them.  The stiffness check cannot see this (zero drift).
+    grid = fp.CartesianGrid([(0.0, 1.0)], (50,))
+    model = fp.FokkerPlanckModel(lambda x: 0.0 * x, 1.0)
+    with pytest.warns(fp.errors.AccuracyWarning, match="reflections per trajectory step"):
+        coarse = fp.simulate(model, np.full(2000, 0.5), grid=grid, dt=0.05, n_steps=200, rng=1)
+    assert coarse.options["wall_hit_rate"] > 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fp.errors.AccuracyWarning)
+        fine = fp.simulate(model, np.full(2000, 0.5), grid=grid, dt=1e-4, n_steps=200, rng=1)
+    assert 0 < fine.options["wall_hit_rate"] < 0.01
+    # the winding reports wraps on periodic axes only; reflections are not wraps
+    assert np.all(coarse.winding == 0) and np.all(fine.winding == 0)
