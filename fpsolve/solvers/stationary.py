@@ -114,7 +114,10 @@ def solve_stationary(op, *, method: str = "auto", tol: float = 1e-10, maxiter: i
     :mod:`fpsolve.solvers.pinned`); their round-off negatives in the far tails (above
     ``-floor max p``) are set to zero and counted in ``res.message``.  A normwise answer whose
     condition estimate ``kappa`` exceeds ``METASTABLE_KAPPA`` is not converged: its well weights
-    are not determined by the residual.
+    are not determined by the residual.  An operator with the ``"fitted"`` scheme (the default)
+    is refitted to the density and solved again until a refit changes the density by at most
+    ``REFIT_RTOL`` of the first change; ``res.operator`` is then the refitted operator, the one
+    the density, its current and its entropy production belong to.
 
     Examples
     --------
