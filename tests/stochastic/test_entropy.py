@@ -260,13 +260,20 @@ def test_tensor_diffusion_equilibrium_in_two_dimensions():
     assert 1.7 <= order <= 2.3 and errors[1] <= 5e-4, (errors, order)
 
 
-def test_tilted_ring_periodic_potential_model():
+def _ring_paths(seed):
+    """A tilted ring, its periodic 128-cell grid, and 20 unwrapped random-walk paths of 300
+    steps with drift 0.05 and step std 0.1 (many wraps at positions up to ~40)."""
     ring = TiltedRing(1.0, 0.5)
     L = ring.period
     grid = fp.CartesianGrid([(0, L)], (128,), boundary="periodic")
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(seed)
     unwrapped = np.cumsum(np.concatenate([rng.uniform(0, L, (1, 20, 1)),
                                           rng.normal(0.05, 0.1, (300, 20, 1))]), axis=0)
+    return ring, L, grid, unwrapped
+
+
+def test_tilted_ring_periodic_potential_model():
+    ring, L, grid, unwrapped = _ring_paths(9)
     kw = dict(dt=0.01, p_ss=lambda y: ring.stationary_density(y[0]), model=ring.model,
               grid=grid, window=300)
     res = stochastic_entropy_production(np.mod(unwrapped, L), **kw)
@@ -282,12 +289,7 @@ def test_callable_force_uses_the_minimum_image_on_periodic_axes():
     # Issue 13 item 3: with force=callable the periodic axes of grid= (or of a periodic p_ss
     # result) were ignored, so wrapped positions jumped by -L at each wrap (a ring with mean
     # ~10 gave -0.038).  Now wrapped and unwrapped paths give the same entropy.
-    ring = TiltedRing(1.0, 0.5)
-    L = ring.period
-    grid = fp.CartesianGrid([(0, L)], (128,), boundary="periodic")
-    rng = np.random.default_rng(10)
-    unwrapped = np.cumsum(np.concatenate([rng.uniform(0, L, (1, 20, 1)),
-                                          rng.normal(0.05, 0.1, (300, 20, 1))]), axis=0)
+    ring, L, grid, unwrapped = _ring_paths(10)
     force = lambda y: _ring_force(ring, y)  # noqa: E731
     kw = dict(dt=0.01, p_ss=lambda y: ring.stationary_density(y[0]), force=force, window=300)
     wrapped = stochastic_entropy_production(np.mod(unwrapped, L), grid=grid, **kw)
