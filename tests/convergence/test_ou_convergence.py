@@ -157,7 +157,10 @@ def test_amg_density_is_nonnegative_and_has_entropy_production():
 
 @pytest.fixture(scope="module")
 def study_3d_fine():
-    return _study(OU3, 5.0, (32, 48, 64))
+    # SG rates: their second order is the claim checked here in a tight band.  With "fitted" rates
+    # the 3-D entropy production converges faster and erratically on these grids (local orders
+    # 4.7 and 11.9: errors 2.3e-4, 3.3e-5, 1.1e-6), which no order band describes.
+    return _study(OU3, 5.0, (32, 48, 64), "sg")
 
 
 @pytest.mark.slow
