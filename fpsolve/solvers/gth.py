@@ -24,7 +24,7 @@ from .._numba import one_blas_thread
 from ..errors import SolverError
 from . import _kernels
 
-__all__ = ["gth_stationary", "GTH_LEAF", "GTH_MEMORY_BYTES"]
+__all__ = ["gth_stationary", "mode_estimate", "GTH_LEAF", "GTH_MEMORY_BYTES"]
 
 #: Largest box (in cells) eliminated as one leaf of the dissection.
 GTH_LEAF = 16
@@ -69,20 +69,22 @@ def gth_stationary(G, shape, periodic, *, leaf: int = GTH_LEAF) -> np.ndarray:
     per3 = np.zeros(3, np.int64)
     per3[:len(shape)] = np.asarray(periodic, dtype=np.int64)
     center = np.full(3, -1, np.int64)
-    center[:len(shape)] = np.unravel_index(_mode_estimate(off), tuple(shape))
+    center[:len(shape)] = np.unravel_index(mode_estimate(G), tuple(shape))
     tree = _dissection(shape3, per3, leaf, center, n)
     pattern = (abs(off) + abs(off).T).tocsr()
     front_ptr, front_idx, npiv = _fronts(shape3, tree, pattern)
     return _factor_and_solve(off, front_ptr, front_idx, npiv, tree[-1])
 
 
-def _mode_estimate(off) -> int:
-    """The cell with the largest ratio of total rate in to total rate out: a local estimate of
-    the mode, through which the root separator is laid.  Every node's box then excludes the
-    mode, so for unimodal densities each state eliminated has a remaining neighbour at least
-    as likely as itself, and no censored exit rate underflows however deep the tails."""
-    inflow = np.asarray(off.sum(axis=1)).ravel()
-    outflow = np.asarray(off.sum(axis=0)).ravel()
+def mode_estimate(G) -> int:
+    """The cell with the largest ratio of total rate in to total rate out of the generator ``G``
+    (``G[y, x]`` = rate ``x -> y``): a local estimate of the mode.  GTH lays its root separator
+    through it (every node's box then excludes the mode, so for unimodal densities each state
+    eliminated has a remaining neighbour at least as likely as itself, and no censored exit rate
+    underflows however deep the tails); the normwise solves pin it when no coarse solve exists."""
+    G = sp.csr_matrix(G)
+    outflow = -G.diagonal()
+    inflow = np.asarray(G.sum(axis=1)).ravel() + outflow
     return int(np.argmax(inflow / np.maximum(outflow, np.finfo(float).tiny)))
 
 

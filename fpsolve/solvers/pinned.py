@@ -16,7 +16,7 @@ import scipy.sparse.linalg as spla
 
 from ..errors import SolverError
 from .conditioning import plane_conductance
-from .gth import gth_stationary
+from .gth import gth_stationary, mode_estimate
 from .multigrid import multilevel_solve
 
 __all__ = ["solve_by_method", "lu_solve", "pinned_system", "relative_residual", "accepted",
@@ -138,19 +138,6 @@ def relative_residual(G, p) -> float:
     return float(np.linalg.norm(G @ p) / scale) if scale > 0 else float("inf")
 
 
-def _pin_cell(op) -> int:
-    b = op.bonds
-    inflow = np.zeros(op.grid.size)
-    outflow = b.exit_rate.copy()
-    for k in range(len(b.offsets)):
-        outflow += b.rate_forward[k]
-        inflow += b.rate_backward[k]
-        src = b.previous[k] >= 0
-        inflow[src] += b.rate_forward[k, b.previous[k, src]]
-        outflow[src] += b.rate_backward[k, b.previous[k, src]]
-    return int(np.argmax(inflow / np.maximum(outflow, np.finfo(float).tiny)))
-
-
 def solve_multilevel(op, method, pin, guess, *, tol, maxiter):
     """Pinned system solved by :func:`~fpsolve.solvers.multigrid.multilevel_solve` (GMRES with
     one W-cycle of the geometric or the classical algebraic hierarchy per iteration).  ``pin``
@@ -159,7 +146,7 @@ def solve_multilevel(op, method, pin, guess, *, tol, maxiter):
     pinned solution stays within floating-point range, and the guess saves iterations.
     Returns ``(q, iterations, info)`` with ``info = 0`` when the relative residual is accepted.
     """
-    pin = _pin_cell(op) if pin is None else pin
+    pin = mode_estimate(op.matrix()) if pin is None else pin
     A, b, _ = pinned_system(op.matrix(), pin)
     x0 = None if guess is None else guess / guess[pin]
     q, its, levels = multilevel_solve(A, b, op.grid, method, x0, tol=tol, maxiter=maxiter)
