@@ -25,7 +25,7 @@ import scipy.linalg as sla
 
 from .._numba import one_blas_thread
 from ..errors import FpsolveError, ModelError
-from . import _kernels_samplers as _ks
+from . import _kernels_moments as _ks
 from .samplers import RECORDS, _batch, _step_size, as_sampler
 from .schedules import as_key
 from .theory import _population_covariance, find_minimum
@@ -149,7 +149,7 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
         H Delta + Delta H - eta (H Delta H + kappa Lh(Delta))
             = eta (kappa Sigma_q + H + kappa Lh(Sigma)),      Lh(S) = mean_i dh_i S dh_i.
 
-    SGWORLD: the epoch map ``x_R = Phi x_0 + ups + nu`` (:mod:`~._kernels_samplers`) gives
+    SGWORLD: the epoch map ``x_R = Phi x_0 + ups + nu`` (:mod:`~._kernels_moments`) gives
     ``m = (I - E Phi)^-1 E ups`` and ``vec E[x x^T] = (I - E Phi (x) Phi)^-1 vec(E[Phi m ups^T]
     + E[ups m^T Phi^T] + E[ups ups^T] + E Q)``; the expectations are permutation averages with
     control variates of known mean.  ``record="step"`` averages the moments over the ``R``
@@ -245,7 +245,7 @@ def _wr_delta(lin, eta, b) -> np.ndarray:
 
 
 def _wor_sums(lin, eta, b, key, perm0, n) -> dict:
-    """Sums over ``n`` permutations of the epoch-map quantities (``_kernels_samplers``)."""
+    """Sums over ``n`` permutations of the epoch-map quantities (``_kernels_moments``)."""
     N, d = lin.q.shape
     h = np.ascontiguousarray(lin.h.reshape(N, d * d))
     out = {k: np.empty((n, d, d)) for k in ("phi", "Q", "T", "J")}

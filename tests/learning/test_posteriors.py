@@ -17,7 +17,7 @@ import pytest
 import fpsolve as fp
 from fpsolve.errors import FpsolveError, FpsolveWarning, ModelError
 from fpsolve.learning import LinearRegression
-from fpsolve.learning import _kernels_samplers as ks
+from fpsolve.learning import _kernels_moments as ks
 from fpsolve.learning.diagnostics import gaussian_kl
 from fpsolve.learning.posteriors import (
     first_order_bias,
