@@ -26,7 +26,7 @@ from _common import A_OU, D_OU, warm_up
 
 import fpsolve as fp
 from fpsolve.learning import LinearRegression
-from fpsolve.learning.samplers import sample
+from fpsolve.learning.dynamics.samplers import sample
 from fpsolve.solvers import pinned
 from fpsolve.solvers.evolve import evolve
 from fpsolve.solvers.multigrid import multilevel_solve

@@ -18,7 +18,7 @@ from _common import timer
 from fpsolve._numba import get_num_threads
 from fpsolve.learning import LinearRegression, sgd
 from fpsolve.learning.posteriors import stationary_moments
-from fpsolve.learning.samplers import sample
+from fpsolve.learning.dynamics.samplers import sample
 
 N, B, ETA = 1000, 10, 1e-6
 

@@ -4,7 +4,8 @@ Target (issue "digit classification"): one WR SGD step of the 650-parameter soft
 (64 pixels, 10 classes) at B = 10 in <= 20 us on one core.  Baseline in the same run: the same
 loop in plain NumPy (``Generator.choice(N, B, replace=False)`` and a vectorized minibatch
 gradient per step).  Also reported: WOR, SGLD, all threads, and the 1210-parameter MLP
-(``fpsolve.learning.mlp``).  Timings on a shared machine vary with its load, printed alongside.
+(``fpsolve.learning.models.mlp``).  Timings on a shared machine vary with its load,
+printed alongside.
 
     python benchmarks/bench_softmax.py [--steps 300000] [--numpy-steps 20000] [--repeat 3]
 """
@@ -20,8 +21,8 @@ from _common import timer
 
 from fpsolve._numba import get_num_threads
 from fpsolve.learning import SoftmaxRegression, sgd
-from fpsolve.learning.digits import load_digits
-from fpsolve.learning.mlp import MLPClassifier, mlp_sgd
+from fpsolve.learning.data.digits import load_digits
+from fpsolve.learning.models.mlp import MLPClassifier
 
 ETA, B, LAM = 1e-5, 10, 1e-2
 
@@ -87,8 +88,8 @@ def main() -> None:
                                                   rng), cpu)
     mlp = MLPClassifier(64, 16, 10, lam=LAM)
     wm = mlp.initial_weights(0)
-    mlp_sgd(mlp, data, wm, n_steps=100, **kw)
-    t_mlp = best_of(args.repeat, lambda: mlp_sgd(mlp, data, wm, n_steps=s // 2, **kw))
+    sgd(mlp, data, wm, n_steps=100, **kw)
+    t_mlp = best_of(args.repeat, lambda: sgd(mlp, data, wm, n_steps=s // 2, **kw))
     us, us_np = 1e6 * t_one / s, 1e6 * t_np / args.numpy_steps
     print(f"WR SGD, SoftmaxRegression(64, 10) = {model.n_params} parameters, N = {data.N}, "
           f"B = {B} (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on "

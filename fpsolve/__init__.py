@@ -1,6 +1,7 @@
 """fpsolve: Fokker-Planck equations of stochastic dynamics and of neural-network training."""
 
 from ._version import __version__
+from ._random import derive_key
 from . import (analysis, errors, grids, io, learning, linear, models, operators, plotting,
                results, solvers, stochastic)
 from .analysis import divergence, entropy_production_rate, probability_current
@@ -18,6 +19,7 @@ __all__ = [
     "estimate_error", "extrapolate_stationary",
     "probability_current", "divergence", "entropy_production_rate",
     "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
+    "derive_key",
     "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting",
     "results", "solvers", "stochastic", "__version__",
 ]

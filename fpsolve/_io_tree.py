@@ -28,8 +28,8 @@ RESULT_CLASSES = (
     ("fpsolve.stochastic.trajectories", "TrajectoryResult"),
     ("fpsolve.stochastic.entropy", "StochasticEntropyResult"),
     ("fpsolve.stochastic.fluctuation", "FluctuationTestResult"),
-    ("fpsolve.learning.sgd", "SGDResult"), ("fpsolve.learning.samplers", "SampleResult"),
-    ("fpsolve.learning.slice_sgd", "SliceSGDResult"),
+    ("fpsolve.learning.sgd", "SGDResult"), ("fpsolve.learning.dynamics.samplers", "SampleResult"),
+    ("fpsolve.learning.slices.runs", "SliceSGDResult"),
 )
 
 _FORMAT_NAME = "fpsolve-result"

@@ -1,6 +1,5 @@
-"""The single gateway to numba: jit policy shared by every ``_kernels.py``, and the seeding
-helpers of the counter-based random numbers (key derivation and the Philox4x32-10 block
-function) that the SDE ensembles and the SGD chains share.
+"""The single gateway to numba: jit policy shared by every ``_kernels.py``, and the Philox4x32-10
+block function behind the counter-based random numbers of :mod:`fpsolve._random`.
 
 Kernels are compiled with ``cache=True`` (the on-disk cache makes the second import fast) and
 ``parallel=True`` only where they loop over independent cells or trajectories with ``prange``.
@@ -16,11 +15,10 @@ import numba
 import numpy as np
 from numba import prange
 
-from .errors import FpsolveError
 
-__all__ = ["jit_serial", "jit_inline", "jit_parallel", "prange", "set_num_threads",
-           "get_num_threads", "threads_for", "one_blas_thread",
-           "seed_sequence", "derive_key", "philox4x32", "philox4x32_lanes"]
+__all__ = ["jit_serial", "jit_inline", "jit_parallel", "jit_typed", "prange", "types",
+           "set_num_threads", "get_num_threads", "threads_for", "one_blas_thread", "philox4x32",
+           "philox4x32_lanes"]
 
 
 def jit_serial(func):
@@ -37,6 +35,20 @@ def jit_inline(func):
 def jit_parallel(func):
     """Compile ``func`` with ``parallel=True``; loops over ``prange`` run on numba's threads."""
     return numba.njit(cache=True, parallel=True, fastmath=False)(func)
+
+
+def jit_typed(signature, *, parallel: bool = False):
+    """Compile for one explicit ``signature`` (on-disk cached).  Kernels that take a model's
+    function as a first-class argument (``types.FunctionType``) need it: typed by signature, the
+    argument keeps the kernel cacheable, while a plain dispatcher argument would be compiled
+    anew in every process."""
+    def decorate(func):
+        return numba.njit(signature, cache=True, parallel=parallel, fastmath=False)(func)
+    return decorate
+
+
+#: numba's type objects, for the explicit signatures of :func:`jit_typed`.
+types = numba.types
 
 
 def set_num_threads(n: int) -> None:
@@ -77,36 +89,6 @@ def one_blas_thread():
     except ImportError:  # pragma: no cover - optional dependency
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
-
-
-def seed_sequence(rng) -> np.random.SeedSequence:
-    """The SeedSequence behind ``rng`` (Generator, non-negative int, SeedSequence or None).
-
-    An int or SeedSequence is reproducible; a Generator is advanced by one draw of four 32-bit
-    words that seed the sequence; None takes fresh OS entropy.  In every case
-    ``SeedSequence(seq.entropy)`` gives the same key again.
-    """
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**32, size=4, dtype=np.uint64).tolist())
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)
-                       and int(rng) >= 0):
-        return np.random.SeedSequence(None if rng is None else int(rng))
-    raise FpsolveError(f"rng: expected a numpy Generator, a non-negative int, a SeedSequence "
-                       f"or None, got {rng!r}")
-
-
-def derive_key(rng) -> np.ndarray:
-    """64-bit Philox key ``(k0, k1)`` (two 32-bit words as ``uint64``, shape ``(2,)``).
-
-    Examples
-    --------
-    >>> from fpsolve._numba import derive_key
-    >>> bool((derive_key(7) == derive_key(7)).all())
-    True
-    """
-    return seed_sequence(rng).generate_state(2, np.uint32).astype(np.uint64)
 
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)   # Philox4x32 multipliers

@@ -1,46 +1,54 @@
-"""Learning as a stochastic process: models with analytic gradients, minibatch schedules, SGD.
+"""Learning as a stochastic process, in layers (each imports only the ones before it):
 
+* :mod:`~fpsolve.learning.diagnostics` -- R-hat, ESS, Gaussian distances (the bottom);
+* :mod:`~fpsolve.learning.data` -- :class:`Dataset`, :func:`paper_regression`, digits/IDX loaders;
 * :mod:`~fpsolve.learning.models` -- :class:`RegressionNetwork`, :class:`LinearRegression`,
-  :class:`SoftmaxRegression` with per-sample gradients and exact Hessians;
-* :mod:`~fpsolve.learning.datasets` -- :class:`Dataset`, :func:`paper_regression`,
-  :func:`load_regression`;
-* :mod:`~fpsolve.learning.schedules` -- with (``"wr"``) and without (``"wor"``) replacement;
-* :mod:`~fpsolve.learning.sgd` -- :func:`sgd` (plain SGD, SGLD, SGWORLD) returning
-  :class:`SGDResult`;
-* :mod:`~fpsolve.learning.theory` -- minimum, minibatch diffusion, Gaussian (Lyapunov) theory;
-* :mod:`~fpsolve.learning.estimators` -- area velocity, windowed entropy production;
-* :mod:`~fpsolve.learning.wor` -- epoch-level theory of without-replacement batching;
-* :mod:`~fpsolve.learning.slices` / :mod:`~fpsolve.learning.slice_sgd` -- grid Fokker-Planck
-  models of SGD on two-parameter slices, and SGD on those slices for comparison;
-* :mod:`~fpsolve.learning.samplers` -- ULA, SGLD, SGWORLD and SGLDCV posterior samplers with
-  :mod:`~fpsolve.learning.diagnostics` (R-hat, ESS) and exact stationary moments
-  (:mod:`~fpsolve.learning.posteriors`).
+  :class:`SoftmaxRegression`, :class:`MLPClassifier` with per-sample gradients and exact
+  Hessians; the one model-kernel dispatch; :func:`find_minimum`;
+* :mod:`~fpsolve.learning.dynamics` -- schedules (``"wr"``, ``"wor"``, ``"wor-palindromic"``),
+  :func:`sgd` (plain SGD, SGLD, SGWORLD) and :func:`sample` (ULA, SGLD, SGWORLD, SGLDCV), all
+  in the one chain loop on the run engine of :mod:`fpsolve._runs`;
+* theory -- :mod:`~fpsolve.learning.theory` (Gaussian theory of SGD),
+  :mod:`~fpsolve.learning.wor` (epoch theory of WOR batching),
+  :mod:`~fpsolve.learning.estimators` (area velocity, windowed entropy production),
+  :mod:`~fpsolve.learning.sampler_moments` and :mod:`~fpsolve.learning.posteriors` (exact
+  stationary moments of the samplers);
+* :mod:`~fpsolve.learning.slices` and :mod:`~fpsolve.learning.posterior_grids` -- grid
+  Fokker-Planck problems of SGD and of the samplers on parameter slices;
+* :mod:`~fpsolve.learning.studies` -- stationary-run studies (the top).
+
+Old module paths (``fpsolve.learning.samplers``, ``.schedules``, ``.datasets``, ``.digits``,
+``.mlp``, ``.experiments``) still import, with a DeprecationWarning, for one release
+(docs/api.md, "Renames and deprecations").
 """
 
-from .datasets import Dataset, load_regression, paper_regression
-from .models import GradientModel, LinearRegression, RegressionNetwork, SoftmaxRegression
-from .schedules import derive_key, minibatch_indices
-from .estimators import area_velocity, entropy_production_windows
-from .digits import load_digits, load_idx
-from .mlp import MLPClassifier, mlp_sgd
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+from .data import Dataset, load_digits, load_idx, load_regression, paper_regression
+from .models import (GradientModel, LinearRegression, MLPClassifier, Minimum, RegressionNetwork,
+                     SoftmaxRegression, find_minimum)
 from .diagnostics import MixingWarning, effective_sample_size, rhat
+from .dynamics import (SGLD, SGLDCV, SGWORLD, ULA, SampleResult, Sampler, SGDResult,
+                       minibatch_indices, mlp_sgd, sample, sgd)
+from .theory import (GaussianTheory, empirical_diffusion, gaussian_theory, minibatch_diffusion)
+from .estimators import area_velocity, entropy_production_windows
+from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
+                  wor_stationary_mean)
 from .posteriors import (GaussianPosterior, StationaryMoments, first_order_bias,
                          gaussian_posterior, grid_posterior, moment_errors,
                          sampler_fokker_planck_model, stationary_moments)
-from .samplers import SGLD, SGLDCV, SGWORLD, ULA, SampleResult, Sampler, sample
-from .sgd import SGDResult, sgd
-from .slice_sgd import SliceSGDResult, slice_sgd
-from .slice_sgd import total_variation as slice_total_variation
-from .slices import SliceProblem, sgd_fokker_planck, slice_drift_diffusion
-from .theory import (GaussianTheory, Minimum, empirical_diffusion, find_minimum, gaussian_theory,
-                     minibatch_diffusion)
-from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
-                  wor_stationary_mean)
+from .slices import SliceProblem, SliceSGDResult, sgd_fokker_planck, slice_drift_diffusion
+from .slices import slice_sgd
+from .slices import total_variation as slice_total_variation
 
 __all__ = [
     "Dataset", "paper_regression", "load_regression",
     "GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression",
-    "derive_key", "minibatch_indices",
+    "minibatch_indices",
     "SGDResult", "sgd",
     "Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion", "GaussianTheory",
     "gaussian_theory", "area_velocity", "entropy_production_windows",
@@ -54,3 +62,43 @@ __all__ = [
     "first_order_bias", "moment_errors", "grid_posterior", "sampler_fokker_planck_model",
     "load_digits", "load_idx", "MLPClassifier", "mlp_sgd",
 ]
+
+#: Old module paths -> their new homes (deprecated aliases, one release).  ``sgd`` and
+#: ``slice_sgd`` are not aliased: those names are the functions.
+MOVED_MODULES = {"datasets": "data.datasets", "digits": "data.digits", "mlp": "models.mlp",
+                 "schedules": "dynamics.schedules", "samplers": "dynamics.samplers",
+                 "experiments": "studies"}
+#: Old public names -> (new home, new name).
+MOVED_NAMES = {"derive_key": ("fpsolve._random", "derive_key")}
+
+
+def __getattr__(name):
+    if name in MOVED_NAMES:
+        module, new = MOVED_NAMES[name]
+        warnings.warn(f"fpsolve.learning.{name} is deprecated; use fpsolve.{new}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), new)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import ``fpsolve.learning.<old>`` as its new module, with a DeprecationWarning."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        parent, _, short = fullname.rpartition(".")
+        if parent == __name__ and short in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        new = f"{__name__}.{MOVED_MODULES[spec.name.rpartition('.')[2]]}"
+        warnings.warn(f"{spec.name} is deprecated; import {new}", DeprecationWarning,
+                      stacklevel=2)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())

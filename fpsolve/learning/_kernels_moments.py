@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._numba import jit_parallel, jit_serial, prange
-from ._kernels import wor_shuffle
+from .dynamics._kernels import wor_shuffle
 
 __all__ = ["batch_mean", "epoch_map", "epoch_maps", "matmul_add", "noise_step", "phase_moments",
            "phase_sums"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SolverError
-from .schedules import _count
-from .theory import GaussianTheory, _vector
+from .._runs import check_count as _count
+from .models.minimum import as_vector as _vector
+from .theory import GaussianTheory
 
 __all__ = ["area_velocity", "entropy_production_windows"]
 

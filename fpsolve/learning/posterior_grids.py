@@ -18,9 +18,12 @@ from findiff import Diff
 
 from ..errors import FpsolveError, ModelError
 from ..models import FokkerPlanckModel
-from .datasets import as_dataset
-from .samplers import _batch, _step_size, as_sampler
-from .theory import _CHUNK, find_minimum
+from .._runs import check_positive
+from .data.datasets import as_dataset
+from .dynamics.samplers import as_sampler
+from .dynamics.samplers import batch_layout as _batch
+from .models.minimum import find_minimum
+from .theory import _CHUNK
 
 __all__ = ["grid_posterior", "sampler_fokker_planck_model"]
 
@@ -125,7 +128,7 @@ def sampler_fokker_planck_model(sampler, model, data, grid, *, eta: float,
     ----------
     sampler : Sampler or str
     model, data
-        As for :func:`~fpsolve.learning.samplers.sample`.
+        As for :func:`~fpsolve.learning.dynamics.samplers.sample`.
     grid : CartesianGrid
         The grid the model will be discretized on: the fields are tabulated at its cell
         centers (one stack of per-sample gradients), and the model serves only this grid.
@@ -150,7 +153,7 @@ def sampler_fokker_planck_model(sampler, model, data, grid, *, eta: float,
     differences on the grid (findiff, as for ``div D`` in the model layer).
     """
     s = as_sampler(sampler)
-    eta, data = _step_size(eta), as_dataset(data)
+    eta, data = check_positive("eta", eta), as_dataset(data)
     b, _ = _batch(s, batch_size, data.N, 3)
     B, o = _embedding(model, grid, basis, origin)
     w_ref = None

@@ -1,6 +1,6 @@
 """Exact posteriors, exact stationary moments of the samplers, and their Fokker-Planck models.
 
-The samplers of :mod:`fpsolve.learning.samplers` target ``p(w) ~ exp(-L(w))``.  This module
+The samplers of :mod:`fpsolve.learning.dynamics.samplers` target ``p(w) ~ exp(-L(w))``.  This module
 gives the references they are measured against (derivations on docs/sgworld.md):
 
 * :func:`gaussian_posterior` -- ``exp(-L)`` for a quadratic ``L`` (Bayesian linear regression):
@@ -39,7 +39,7 @@ from .sampler_moments import (
     linearize,
     stationary_moments,
 )
-from .theory import find_minimum
+from .models.minimum import find_minimum
 
 __all__ = [
     "GaussianPosterior",

@@ -26,9 +26,12 @@ import scipy.linalg as sla
 from .._numba import one_blas_thread
 from ..errors import FpsolveError, ModelError
 from . import _kernels_moments as _ks
-from .samplers import RECORDS, _batch, _step_size, as_sampler
-from .schedules import as_key
-from .theory import _population_covariance, find_minimum
+from .._runs import check_positive
+from .dynamics.samplers import RECORDS, as_sampler
+from .dynamics.samplers import batch_layout as _batch
+from .._random import as_key
+from .models.minimum import find_minimum
+from .theory import _population_covariance
 
 __all__ = ["Linearization", "StationaryMoments", "first_order_bias", "linearize",
            "stationary_moments"]
@@ -121,7 +124,7 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
         models are linearized at their minimum (:func:`linearize`).
     data : Dataset or (x, y)
     eta, batch_size, record : keyword-only
-        As for :func:`~fpsolve.learning.samplers.sample`.
+        As for :func:`~fpsolve.learning.dynamics.samplers.sample`.
     n_perm, n_groups, rng : keyword-only
         SGWORLD only: permutations (split into ``n_groups`` groups for the jackknife) and the
         seed of their Philox stream.
@@ -177,7 +180,7 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
 def _stationary_moments(s, model, data, eta, batch_size, record, n_perm, n_groups, rng,
                         control_variates, w_star) -> StationaryMoments:
     lin = linearize(s, model, data, w_star=w_star)
-    eta, N = _step_size(eta), lin.q.shape[0]
+    eta, N = check_positive("eta", eta), lin.q.shape[0]
     if record not in RECORDS:
         raise FpsolveError(f"record: expected one of {RECORDS}, got {record!r}")
     b, R = _batch(s, batch_size, N, 4)

@@ -14,81 +14,24 @@ it, this module adds the learning side and trajectory estimators (docs/sgd-theor
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 
-from ..errors import ConvergenceWarning, DiffusionError, ModelError, SolverError
+from ..errors import DiffusionError, ModelError
 from ..linear import (circulation, discrete_entropy_production, discrete_stationary_covariance,
                       stationary_covariance)
 from ..linear.lyapunov import _symmetric
-from .models import _nonneg_float
-from .schedules import _count, check_batch_size, minibatch_indices
+from .._runs import check_count, check_positive
+from .dynamics.schedules import check_batch_size, minibatch_indices
+from .models.minimum import Minimum, as_vector as _vector, find_minimum
+from .models.minimum import model_array as _model_array
 
 __all__ = ["Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion",
            "GaussianTheory", "gaussian_theory"]
 
-_ARMIJO = 1e-4       # sufficient-decrease constant of the backtracking line search
-_HALVINGS = 50       # step halvings before the line search gives up (2^-50 ~ float epsilon)
 _CHUNK = 2**20       # floats per temporary array in the sampling loops (8 MB)
-
-
-@dataclass(frozen=True)
-class Minimum:
-    """A minimum found by :func:`find_minimum` or :func:`~.wor.wor_stationary_mean`.
-
-    ``w (d,)`` the minimizer; ``H (d, d)`` the Hessian of the full loss ``L`` at ``w`` (positive
-    definite); ``grad_norm`` the norm of the minimized function's gradient at ``w``;
-    ``converged`` whether the Newton step fell below the tolerance; ``n_steps`` steps taken.
-    """
-
-    w: np.ndarray
-    H: np.ndarray
-    grad_norm: float
-    converged: bool
-    n_steps: int
-
-
-def find_minimum(model, data, w0, *, tol: float = 1e-10, maxiter: int = 50) -> Minimum:
-    """Minimize the full loss ``L`` by a safeguarded Newton method.
-
-    Parameters
-    ----------
-    model, data : object
-        ``loss``, ``gradient``, ``hessian`` (module docstring); the training set.
-    w0 : array_like, shape (d,)
-        Starting point.
-    tol, maxiter : keyword-only
-        Stop when the Newton step ``|p| <= tol (1 + |w|)``; after ``maxiter`` steps (or a failed
-        line search) stop with a ``ConvergenceWarning``.
-
-    Returns
-    -------
-    Minimum
-        ModelError if the point reached is not a minimum (``H`` not positive definite).
-
-    Notes
-    -----
-    Saddle-free Newton: ``p = -|H|^-1 grad L`` (absolute eigenvalues of ``H``) is a descent
-    direction everywhere; halve it until Armijo, ``L(w + t p) <= L(w) + 1e-4 t grad L . p``.
-    Near a minimum the full step is taken: quadratic convergence, one step for a quadratic loss.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.theory import find_minimum
-    >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
-    >>> quad = SimpleNamespace(loss=lambda w, _: 0.5 * w @ A @ w - w.sum(),
-    ...                        gradient=lambda w, _: A @ w - 1.0, hessian=lambda w, _: A)
-    >>> m = find_minimum(quad, None, np.zeros(2))
-    >>> m.n_steps, np.allclose(m.w, np.linalg.solve(A, [1.0, 1.0]))
-    (1, True)
-    """
-    return _minimize(lambda w: model.loss(w, data), lambda w: model.gradient(w, data),
-                     lambda w: model.hessian(w, data), w0, tol, maxiter)
 
 
 def minibatch_diffusion(model, data, w, *, eta: float, batch_size: int) -> np.ndarray:
@@ -131,7 +74,7 @@ def empirical_diffusion(model, data, w, *, eta: float, batch_size: int, n: int,
         As for :func:`minibatch_diffusion`.
     n, rng : keyword-only
         Number of independent batches (displacements from ``w``), ``n >= 2``; their seed, as
-        for :func:`~fpsolve.learning.schedules.minibatch_indices` ("wr").
+        for :func:`~fpsolve.learning.dynamics.schedules.minibatch_indices` ("wr").
 
     Returns
     -------
@@ -149,7 +92,7 @@ def empirical_diffusion(model, data, w, *, eta: float, batch_size: int, n: int,
     True
     """
     G = _sample_gradients(model, data, w)
-    B, n = _batch_size(batch_size, G.shape[0]), _count("n", n, 2)
+    B, n = _batch_size(batch_size, G.shape[0]), check_count("n", n, 2)
     idx = minibatch_indices(G.shape[0], B, n, schedule="wr", rng=rng)
     chunk = max(1, _CHUNK // (B * G.shape[1]))
     blocks = (G[idx[i:i + chunk]].mean(axis=1) for i in range(0, n, chunk))
@@ -233,61 +176,12 @@ def _chain_entropy_production(M, Q, S) -> float:
     return 0.5 * (float(np.trace(sla.solve(Q, R, assume_a="pos"))) - M.shape[0])
 
 
-def _minimize(fun, grad, hess, w0, tol, maxiter) -> Minimum:
-    """Saddle-free Newton with Armijo backtracking, then the positive-definiteness check."""
-    w, maxiter = _vector("w0", w0), _count("maxiter", maxiter, 0)
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise SolverError(f"tol: expected a positive finite number, got {tol!r}")
-    f, converged = float(fun(w)), False
-    for step in range(maxiter + 1):
-        g = _model_array("gradient", grad(w), w.shape)
-        H = _model_array("hessian", hess(w), 2 * w.shape)
-        H = 0.5 * (H + H.T)
-        lam, V = np.linalg.eigh(H)
-        # |eigenvalues|, floored: a singular H gives a long step to backtrack, not an overflow
-        floor = 1e-12 * np.abs(lam).max() + np.finfo(float).tiny
-        p = -V @ ((V.T @ g) / np.maximum(np.abs(lam), floor))
-        if np.linalg.norm(p) <= tol * (1.0 + np.linalg.norm(w)):
-            converged = True
-            break
-        if step == maxiter or (w_f := _backtrack(fun, w, f, g, p)) is None:
-            break
-        w, f = w_f
-    if lam[0] <= 0:
-        raise ModelError(f"w0: Newton's method ended at a point that is not a minimum "
-                         f"(smallest Hessian eigenvalue {lam[0]:.6g}; expected > 0)")
-    if not converged:
-        warnings.warn(f"Newton's method stopped after {step} steps with step norm "
-                      f"{np.linalg.norm(p):.3g} above tol", ConvergenceWarning, stacklevel=3)
-    return Minimum(w, H, float(np.linalg.norm(g)), converged, step)
-
-
-def _backtrack(fun, w, f, g, p):
-    """``(w + t p, f)`` for the first ``t = 1, 1/2, ...`` meeting Armijo; None if none does."""
-    slope, t = float(g @ p), 1.0
-    for _ in range(_HALVINGS):
-        f_new = float(fun(w + t * p))
-        # round-off allowance: near the minimum f changes by less than its own last digits
-        if f_new <= f + _ARMIJO * t * slope + 8 * np.finfo(float).eps * abs(f):
-            return w + t * p, f_new
-        t *= 0.5
-    return None
-
-
 def _sample_gradients(model, data, w) -> np.ndarray:
     """Validated per-sample gradients ``(N, d)`` at ``w``, ``N >= 2``."""
     w = _vector("w", w)
     G = np.asarray(model.per_sample_gradients(w, data), dtype=float)
     N = G.shape[0] if G.ndim == 2 and G.shape[0] >= 2 else "N >= 2"
     return _model_array("per_sample_gradients", G, (N, w.size))
-
-
-def _model_array(name, X, shape) -> np.ndarray:
-    X = np.asarray(X, dtype=float)
-    if X.shape != shape or not np.all(np.isfinite(X)):
-        raise ModelError(f"model: {name} must return finite values of shape {shape}, got "
-                         f"shape {X.shape}")
-    return X
 
 
 def _mean_cov(blocks, center):
@@ -310,16 +204,8 @@ def _finite_population(N: int, B: int) -> float:
 
 
 def _eta(eta) -> float:
-    return _nonneg_float("eta", eta, strict=True)  # finite, > 0; the error names eta
+    return check_positive("eta", eta)  # finite, > 0; the error names eta
 
 
 def _batch_size(batch_size, N: int) -> int:
     return check_batch_size(batch_size, N, "wr")  # an int in [1, N]; the error names it
-
-
-def _vector(name, v, d=None) -> np.ndarray:
-    v = np.array(v, dtype=float)
-    if v.ndim != 1 or (d is not None and v.size != d) or not np.all(np.isfinite(v)):
-        raise SolverError(f"{name}: expected a finite vector of shape ({d or 'd'},), got "
-                          f"shape {v.shape}")
-    return v

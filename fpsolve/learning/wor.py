@@ -24,9 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError, SolverError
-from .schedules import _count, minibatch_indices
-from .theory import (_CHUNK, Minimum, _batch_size, _eta, _finite_population, _mean_cov,
-                     _minimize, _population_covariance, _sample_gradients, _vector)
+from .._runs import check_count as _count
+from .dynamics.schedules import minibatch_indices
+from .models.minimum import Minimum, minimize
+from .theory import (_CHUNK, _batch_size, _eta, _finite_population, _mean_cov,
+                     _population_covariance, _sample_gradients, _vector)
 
 __all__ = ["wor_effective_loss", "wor_stationary_mean", "EpochStatistics",
            "wor_epoch_statistics", "wor_diffusion"]
@@ -125,7 +127,7 @@ def wor_stationary_mean(model, data, w0, *, eta: float, batch_size: int, tol: fl
         h = _per_sample_hessians(model, data, w, G)
         return G.mean(axis=0) + c * np.einsum("nij,nj->i", h, G - G.mean(axis=0)) / G.shape[0]
 
-    return _minimize(lambda w: wor_effective_loss(model, data, w, eta=eta, batch_size=batch_size),
+    return minimize(lambda w: wor_effective_loss(model, data, w, eta=eta, batch_size=batch_size),
                      gradient, lambda w: model.hessian(w, data), w0, tol, maxiter)
 
 
@@ -166,7 +168,7 @@ def wor_epoch_statistics(model, data, w, *, eta: float, batch_size: int, n_perm:
     n_perm : int, keyword-only
         Number of epochs (permutations), ``>= 2``.
     rng : Generator, int, SeedSequence or None, keyword-only
-        Seed of the batches (:func:`~fpsolve.learning.schedules.minibatch_indices`).
+        Seed of the batches (:func:`~fpsolve.learning.dynamics.schedules.minibatch_indices`).
     replace : bool, keyword-only
         Draw the ``R`` batches with replacement ("wr") instead of from one permutation.
 

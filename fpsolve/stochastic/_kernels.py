@@ -4,7 +4,7 @@ Every helper works on a *block* of trajectories (rows of ``(B, ...)`` arrays) pe
 does not inline one compiled function into another, so per-trajectory calls would cost more
 than the arithmetic; per block they cost nothing.  ``live (B,)`` masks the rows still running.
 
-The counter-based normals are in :mod:`fpsolve.stochastic._kernels_rng`, the table
+The counter-based normals are in :mod:`fpsolve._random`, the table
 interpolation in :mod:`fpsolve.stochastic._kernels_tables` and the streaming reductions of the
 observables in :mod:`fpsolve.stochastic._kernels_observables`; their kernels are importable
 from here too.  Walls: ``wall = [lo; hi]`` and ``kind`` per axis (``REFLECTING``, ``PERIODIC``,
@@ -24,7 +24,7 @@ from ._kernels_observables import (
     histogram_update,
     line_integral_update,
 )
-from ._kernels_rng import BLOCK, BRIDGE, _unit, _word, fill_normals, normals_block, philox_words
+from .._random import BLOCK, BRIDGE, _unit, _word, fill_normals, normals_block, philox_words
 from ._kernels_tables import interpolate, locate
 
 __all__ = ["advance", "cells_block", "current_update", "fill_normals", "fold_block",

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .._numba import jit_parallel, jit_serial, prange
-from ._kernels_rng import BLOCK
+from .._random import BLOCK
 from ._kernels_tables import interpolate, locate
 
 __all__ = ["cells_block", "current_update", "histogram_update", "line_integral_update"]

@@ -7,13 +7,12 @@ import math
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._runs import check_count, check_positive, drive, fingerprint
 from ..errors import AccuracyWarning, DiffusionError, SolverError
 from ..grids import CartesianGrid
 from ..models import FokkerPlanckModel
 from . import _kernels
-from .checkpoint import STATE_FIELDS, fingerprint, load_checkpoint, save_checkpoint
 from .methods import METHOD_ORDERS, METHODS
 from .observables import PathObservable
 from .rng import derive_key, seed_sequence, ziggurat_table
@@ -120,16 +119,9 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     run = _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng,
                    observables, chunk_steps, checkpoint, progress, table_grid,
                    exit_correction, noise)
-    with tqdm(total=run["n_steps"], initial=run["step"], disable=not progress,
-              unit="step") as bar:
-        while run["step"] < run["n_steps"]:
-            m = min(run["chunk"], run["n_steps"] - run["step"])
-            _run_chunk(run, m)
-            run["step"] += m
-            _raise_on_failure(run)
-            if checkpoint is not None:
-                _save(run, checkpoint)
-            bar.update(m)
+    drive(_SDERun(run), checkpoint=checkpoint, progress=bool(progress), chunk=run["chunk"],
+          error=SolverError, what="model, grid, x0, dt, n_steps, method, rng, chunk_steps, "
+          "observables ...")
     return _result(run)
 
 
@@ -160,13 +152,8 @@ def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, ob
         repr(tables.table_grid), tables.drift, tables.sigma, tables.dsigma,
         np.zeros(0) if noise.size == 0 else noise, [o.config() for o in obs],
         derive_key(rng) if rng_fixed else "key-from-checkpoint")
-    saved = None if checkpoint is None else load_checkpoint(checkpoint, run["fingerprint"])
-    if saved is None:
-        seq = seed_sequence(rng)
-        run["key"], run["entropy"] = derive_key(seq), seq.entropy
-    else:
-        run["key"], run["entropy"] = saved["key"], None
-        _restore(run, saved)
+    seq = seed_sequence(rng)
+    run["key"], run["entropy"] = derive_key(seq), seq.entropy
     return run
 
 
@@ -186,20 +173,11 @@ def _check_grid(grid) -> CartesianGrid:
 
 
 def _check_dt(dt) -> float:
-    try:
-        value = float(dt)
-    except (TypeError, ValueError):
-        raise SolverError(f"dt: expected a positive finite number, got {dt!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise SolverError(f"dt: expected a positive finite number, got {dt!r}")
-    return value
+    return check_positive("dt", dt, error=SolverError)
 
 
 def _count(name, value, minimum) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise SolverError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
+    return check_count(name, value, minimum, SolverError)
 
 
 def _check_x0(x0, grid, n_traj) -> np.ndarray:
@@ -314,22 +292,50 @@ def _raise_on_failure(run) -> None:
                       f"position; reduce dt")
 
 
-def _save(run, path) -> None:
-    rows = run["step"] // run["record_every"] + 1 if run["record_every"] else 0
-    save_checkpoint(path, fingerprint=run["fingerprint"], step=run["step"], key=run["key"],
-                    state=run["state"],
-                    positions=None if run["positions"] is None else run["positions"][:rows],
-                    observables={o.name: o.state() for o in run["obs"]})
+#: Per-trajectory state arrays of a simulation (checkpointed under these names).
+STATE_FIELDS = ("x", "wind", "t_exit", "side", "fail")
 
 
-def _restore(run, saved) -> None:
-    run["step"] = saved["step"]
-    for k in STATE_FIELDS:
-        run["state"][k] = np.ascontiguousarray(saved["state"][k])
-    if run["positions"] is not None:
-        run["positions"][:saved["positions"].shape[0]] = saved["positions"]
-    for obs in run["obs"]:
-        obs.load_state(saved["observables"].get(obs.name, {}))
+class _SDERun:
+    """A simulation as a run of the engine (:func:`fpsolve._runs.drive`)."""
+
+    def __init__(self, run):
+        self.run, self.n_steps, self.fingerprint = run, run["n_steps"], run["fingerprint"]
+
+    @property
+    def step(self) -> int:
+        return self.run["step"]
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.run["step"] = value
+
+    def advance(self, m: int) -> None:
+        _run_chunk(self.run, m)
+        self.run["step"] += m
+        _raise_on_failure(self.run)
+
+    def state(self) -> dict:
+        run, every = self.run, self.run["record_every"]
+        out = {k: run["state"][k] for k in STATE_FIELDS}
+        out["key"] = run["key"]
+        if run["positions"] is not None:
+            out["positions"] = run["positions"][:run["step"] // every + 1]
+        for obs in run["obs"]:
+            out.update({f"obs__{obs.name}__{k}": v for k, v in obs.state().items()})
+        return out
+
+    def restore(self, saved: dict) -> None:
+        run = self.run
+        run["key"], run["entropy"] = saved["key"], None
+        for k in STATE_FIELDS:
+            run["state"][k] = np.ascontiguousarray(saved[k])
+        if run["positions"] is not None:
+            run["positions"][:saved["positions"].shape[0]] = saved["positions"]
+        for obs in run["obs"]:
+            prefix = f"obs__{obs.name}__"
+            obs.load_state({k[len(prefix):]: v for k, v in saved.items()
+                            if k.startswith(prefix)})
 
 
 def _result(run) -> TrajectoryResult:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from fpsolve.errors import FpsolveError
-from fpsolve.learning.digits import IMAGES_MAGIC, LABELS_MAGIC, image_dataset, load_digits, load_idx
+from fpsolve.learning.data.digits import (IMAGES_MAGIC, LABELS_MAGIC, image_dataset, load_digits,
+                                          load_idx)
 
 
 def idx_bytes(magic, shape, data: bytes) -> bytes:

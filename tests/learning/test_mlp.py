@@ -2,7 +2,7 @@
 exact Hessian-vector products, its SGD loop against a NumPy loop on the same batches.
 
 The reference below is plain NumPy backpropagation with ``np.tanh`` (the kernels use the one-exp
-tanh of :func:`fpsolve.learning._kernels.fast_tanh`, a few ulp off).  Finite differences use
+tanh of :func:`fpsolve.learning.models._kernels.fast_tanh`, a few ulp off).  Finite differences use
 findiff's 4th-order central stencil, as in test_models.py.
 """
 
@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from fpsolve.errors import FpsolveError
-from fpsolve.learning import SoftmaxRegression, _kernels, _kernels_mlp, minibatch_indices, sgd
-from fpsolve.learning.mlp import MLPClassifier, mlp_sgd
+from fpsolve import derive_key
+from fpsolve.learning import minibatch_indices, mlp_sgd, sgd
+from fpsolve.learning.models import _kernels_mlp
+from fpsolve.stochastic import standard_normal
+from fpsolve.learning.models.mlp import MLPClassifier
 
 EPS = np.finfo(float).eps
 STENCIL = findiff.coefficients(deriv=1, acc=4)["center"]
@@ -121,7 +124,7 @@ def test_hessian_is_chunked_consistently(monkeypatch):
     """The Hessian summed over sample chunks of 1 equals the one-chunk sum (a few ulp)."""
     model, data, w = make_case(n=7, nf=2, nh=3, kc=4, seed=5)
     H = model.hessian(w, data)
-    monkeypatch.setattr("fpsolve.learning.mlp._CHUNK", 1)
+    monkeypatch.setattr("fpsolve.learning.models.mlp._CHUNK", 1)
     assert np.allclose(model.hessian(w, data), H, rtol=0, atol=50 * EPS * np.abs(H).max())
 
 
@@ -166,7 +169,7 @@ def test_kernel_runs_as_plain_python():
 @pytest.mark.parametrize("schedule", ["wr", "wor"])
 def test_sgd_matches_numpy_loop_on_the_same_batches(schedule):
     eta, b, n = 1e-3, 4, 12
-    res = mlp_sgd(MODEL, DATA, W, eta=eta, batch_size=b, n_steps=n, schedule=schedule,
+    res = sgd(MODEL, DATA, W, eta=eta, batch_size=b, n_steps=n, schedule=schedule,
                   record_every=1, rng=11)
     batches = minibatch_indices(9, b, n, schedule=schedule, rng=res.key)
     w = W.copy()
@@ -176,19 +179,29 @@ def test_sgd_matches_numpy_loop_on_the_same_batches(schedule):
         assert np.allclose(res.w[t + 1, 0], w, rtol=0, atol=1e-12)
 
 
-def test_sgd_noise_is_that_of_the_shared_kernels():
+def test_sgd_noise_is_the_one_normal_stream():
+    # The Langevin noise of chain c at step t is standard_normal's trajectory c, step t.
     eta, T = 1e-3, 0.7
-    plain = mlp_sgd(MODEL, DATA, W, eta=eta, batch_size=3, n_steps=1, rng=5)
-    noisy = mlp_sgd(MODEL, DATA, W, eta=eta, batch_size=3, n_steps=1, rng=5, noise=T)
-    z = np.ravel([_kernels.normal_pair(noisy.key, 0, 0, j) for j in range((W.size + 1) // 2)])
-    assert np.allclose(noisy.w_final - plain.w_final, np.sqrt(2 * eta * T) * z[:W.size],
+    plain = sgd(MODEL, DATA, W, eta=eta, batch_size=3, n_steps=1, rng=5)
+    noisy = sgd(MODEL, DATA, W, eta=eta, batch_size=3, n_steps=1, rng=5, noise=T)
+    z = standard_normal(noisy.key, 1, 1, W.size)[0, 0]
+    assert np.array_equal(noisy.key, derive_key(5))
+    # the two runs differ by the noise only: rounding of w - eta g + amp z, a few ulp of |w|
+    assert np.allclose(noisy.w_final - plain.w_final, np.sqrt(2 * eta * T) * z,
                        rtol=0, atol=1e-14)
+
+
+def test_mlp_sgd_is_a_deprecated_alias():
+    kw = {"eta": 1e-3, "batch_size": 3, "n_steps": 5, "rng": 2}
+    with pytest.warns(DeprecationWarning, match="mlp_sgd"):
+        old = mlp_sgd(MODEL, DATA, W, **kw)
+    assert np.array_equal(old.w_final, sgd(MODEL, DATA, W, **kw).w_final)
 
 
 def test_sgd_reproducible_independent_of_chunks():
     kw = {"eta": 1e-3, "batch_size": 3, "n_steps": 40, "n_chains": 3, "rng": 2, "record_every": 10}
-    a = mlp_sgd(MODEL, DATA, W, **kw)
-    b = mlp_sgd(MODEL, DATA, W, chunk_size=7, **kw)
+    a = sgd(MODEL, DATA, W, **kw)
+    b = sgd(MODEL, DATA, W, chunk_size=7, **kw)
     assert np.array_equal(a.w, b.w) and not np.array_equal(a.w_final[0], a.w_final[1])
 
 
@@ -202,14 +215,12 @@ def test_sgd_reproducible_independent_of_chunks():
     (lambda: MODEL.loss(W, (DATA[0], np.full(9, 3))), "labels"),
     (lambda: MODEL.minibatch_gradient(W, DATA, [9]), "batch"),
     (lambda: MODEL.hessian_vector_product(W, DATA, W[:-1]), "v:"),
-    (lambda: sgd(MODEL, DATA, W, eta=1e-3, batch_size=2, n_steps=1), "mlp_sgd"),
-    (lambda: mlp_sgd(SoftmaxRegression(3, 3), DATA, np.zeros(12), eta=1e-3, batch_size=2,
-                     n_steps=1), "MLPClassifier"),
-    (lambda: mlp_sgd(MODEL, DATA, W, eta=0.0, batch_size=2, n_steps=1), "eta"),
-    (lambda: mlp_sgd(MODEL, DATA, W, eta=1e-3, batch_size=10, n_steps=1), "batch_size"),
-    (lambda: mlp_sgd(MODEL, DATA, np.zeros((2, W.size)), eta=1e-3, batch_size=2, n_steps=1),
+    (lambda: MODEL.kernel_arguments(DATA), "chain_kernel"),
+    (lambda: sgd(MODEL, DATA, W, eta=0.0, batch_size=2, n_steps=1), "eta"),
+    (lambda: sgd(MODEL, DATA, W, eta=1e-3, batch_size=10, n_steps=1), "batch_size"),
+    (lambda: sgd(MODEL, DATA, np.zeros((2, W.size)), eta=1e-3, batch_size=2, n_steps=1),
      "w0"),
-    (lambda: mlp_sgd(MODEL, DATA, W, eta=1e6, batch_size=2, n_steps=50), "diverged"),
+    (lambda: sgd(MODEL, DATA, W, eta=1e6, batch_size=2, n_steps=50), "diverged"),
 ])
 def test_bad_input(make, message):
     with pytest.raises(FpsolveError, match=message):
@@ -217,6 +228,6 @@ def test_bad_input(make, message):
 
 
 def test_per_sample_hessians_refuse_huge_requests(monkeypatch):
-    monkeypatch.setattr("fpsolve.learning.mlp._MAX_SAMPLE_HESSIANS", 100)
+    monkeypatch.setattr("fpsolve.learning.models.mlp._MAX_SAMPLE_HESSIANS", 100)
     with pytest.raises(FpsolveError, match="hessian_vector_product"):
         MODEL.per_sample_hessians(W, DATA)

@@ -28,8 +28,8 @@ from fpsolve.learning.posteriors import (
     sampler_fokker_planck_model,
     stationary_moments,
 )
-from fpsolve.learning.samplers import sample
-from fpsolve.learning.schedules import derive_key
+from fpsolve.learning.dynamics.samplers import sample
+from fpsolve import derive_key
 from fpsolve.learning.theory import minibatch_diffusion
 from fpsolve.learning.wor import wor_effective_loss
 

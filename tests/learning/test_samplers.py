@@ -2,7 +2,7 @@
 forms, and bad input.
 
 References are plain NumPy loops over the same batches (``minibatch_indices``) and normals
-(``normal_pair``, itself checked against a Box-Muller reference in test_sgd).  Statistical
+(:func:`fpsolve.stochastic.standard_normal`, the one normal stream).  Statistical
 tests are seeded; each states its false-failure rate over random seeds.
 """
 
@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from fpsolve.errors import FpsolveError, FpsolveWarning
+from fpsolve import derive_key
 from fpsolve.learning import (
     LinearRegression,
     SoftmaxRegression,
-    _kernels,
-    derive_key,
     minibatch_indices,
     sgd,
 )
-from fpsolve.learning import _kernels_samplers as ks
+from fpsolve.learning.dynamics import _kernels as ks
+from fpsolve.stochastic import standard_normal
 from fpsolve.learning.diagnostics import (
     MixingWarning,
     check_mixing,
@@ -33,7 +33,7 @@ from fpsolve.learning.diagnostics import (
     relative_covariance_error,
     rhat,
 )
-from fpsolve.learning.samplers import SGLD, SGLDCV, SGWORLD, ULA, as_sampler, sample
+from fpsolve.learning.dynamics.samplers import SGLD, SGLDCV, SGWORLD, ULA, as_sampler, sample
 from fpsolve.learning.theory import find_minimum
 
 EPS = np.finfo(float).eps
@@ -46,8 +46,7 @@ def regression(N=40, d=2, seed=0):
 
 
 def normals(key, chain, t, d):
-    z = np.array([_kernels.normal_pair(key, chain, t, j) for j in range((d + 1) // 2)])
-    return z.ravel()[:d]
+    return standard_normal(key, 1, 1, d, traj0=chain, step0=t)[0, 0]
 
 
 def ref_chain(model, data, w0, eta, n_steps, key, *, batches=None, w_ref=None, chain=0):

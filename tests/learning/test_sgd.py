@@ -2,7 +2,9 @@
 
 Statistical tests are seeded (deterministic); each states the false-failure rate it would have
 over random seeds.  References are plain Python/NumPy: Philox on Python ints, Fisher-Yates on
-lists, Box-Muller with numpy, and an SGD loop with a vectorized NumPy gradient.
+lists, and an SGD loop with a vectorized NumPy gradient; the normals are those of
+:func:`fpsolve.stochastic.standard_normal` (its ziggurat is checked against a NumPy reference in
+tests/stochastic/test_sde_kernels.py).
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fpsolve import _numba
+from fpsolve import _numba, _random, derive_key
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import (
     Dataset,
     LinearRegression,
     RegressionNetwork,
-    _kernels,
-    derive_key,
     minibatch_indices,
     paper_regression,
     sgd,
 )
+from fpsolve.learning.dynamics import _kernels
+from fpsolve.stochastic import standard_normal
 
 EPS = np.finfo(float).eps
 P_MIN = 1e-4          # chi-square tests fail with probability 1e-4 over random seeds
@@ -43,9 +45,12 @@ def ref_philox(ctr, key):
     return c
 
 
-def ref_word(key, block0, chain, t, j):
-    """Draw j of a stream whose block j // 4 sits at block0 + j // 4."""
-    return ref_philox([block0 + j // 4, chain, t & M32, t >> 32], [int(key[0]), int(key[1])])[j % 4]
+WR_TAG, SHUFFLE_TAG = 1 << 16, 2 << 16   # index draws: tag in the top half of the 4th word
+
+
+def ref_word(key, tag, chain, t, j):
+    """Draw j of the index stream ``tag``: word j % 4 of block j // 4."""
+    return ref_philox([j // 4, chain, t & M32, (t >> 32) | tag], [int(key[0]), int(key[1])])[j % 4]
 
 
 def ref_batches(key, schedule, chain, step0, n_steps, n, b):
@@ -54,26 +59,20 @@ def ref_batches(key, schedule, chain, step0, n_steps, n, b):
         pool = list(range(n))
         if schedule == "wr":
             for j in range(b):
-                r = j + ((ref_word(key, 0, chain, t, j) * (n - j)) >> 32)
+                r = j + ((ref_word(key, WR_TAG, chain, t, j) * (n - j)) >> 32)
                 pool[j], pool[r] = pool[r], pool[j]
             out.append(pool[:b])
         else:
             for j in range(n - 1):
-                r = j + ((ref_word(key, 0x40000000, chain, t // nb, j) * (n - j)) >> 32)
+                r = j + ((ref_word(key, SHUFFLE_TAG, chain, t // nb, j) * (n - j)) >> 32)
                 pool[j], pool[r] = pool[r], pool[j]
             out.append(pool[(t % nb) * b:(t % nb + 1) * b])
     return np.array(out)
 
 
 def ref_normals(key, chain, t, d):
-    z = []
-    for j in range((d + 1) // 2):
-        c = ref_philox([0x80000000 + j, chain, t & M32, t >> 32], [int(key[0]), int(key[1])])
-        u1 = (float(((c[0] << 32) | c[1]) >> 11) + 0.5) / 2.0**53
-        u2 = float(((c[2] << 32) | c[3]) >> 11) / 2.0**53
-        rad = np.sqrt(-2 * np.log(u1))
-        z += [rad * np.cos(2 * np.pi * u2), rad * np.sin(2 * np.pi * u2)]
-    return np.array(z[:d])
+    """The d normals of chain ``chain`` at step ``t``: the one stream of standard_normal."""
+    return standard_normal(key, 1, 1, d, traj0=chain, step0=t)[0, 0]
 
 
 def ref_net_batch_gradient(w, x, y, batch, n):
@@ -106,16 +105,21 @@ def ref_sgd(data, w0, eta, b, n_steps, schedule, key, T=0.0, chain=0):
 ])
 def test_philox_known_answers(ctr, key, expected):
     args = [np.uint64(v) for v in ctr + key]
-    assert [int(v) for v in _kernels.philox4x32(*args)] == expected
+    assert [int(v) for v in _numba.philox4x32(*args)] == expected
     assert ref_philox(ctr, key) == expected
 
 
-def test_normals_match_box_muller_reference():
-    key = derive_key(11)
+def test_chain_normals_are_the_sde_normals():
+    # One normal transform: the scalar pair of the chain kernels equals the vectorized ziggurat
+    # of the SDE ensembles bit for bit, also on the slow path (odd t, many draws).
+    key, zt, scratch = derive_key(11), _random.ziggurat_table(), np.zeros((5, 1), np.uint64)
     for t in (0, 5, 2**33 + 7):
-        z = np.array([_kernels.normal_pair(key, 3, t, j) for j in range(3)]).ravel()
-        # same formula; libm vs numpy log/cos/sin differ by an ulp or two
-        assert np.allclose(z, ref_normals(key, 3, t, 6), rtol=0, atol=10 * EPS)
+        z = np.array([_random.normal_pair(key, zt, 3, t, j, scratch) for j in range(3)]).ravel()
+        assert np.array_equal(z, ref_normals(key, 3, t, 6))
+    many = standard_normal(key, 40, 50, 4)                  # 8000 draws: ~1 % slow paths
+    got = np.array([[np.ravel([_random.normal_pair(key, zt, c, t, j, scratch) for j in (0, 1)])
+                     for c in range(40)] for t in range(50)])
+    assert np.array_equal(got, many)
 
 
 @pytest.mark.parametrize("schedule", ["wr", "wor"])
@@ -127,10 +131,10 @@ def test_batches_match_reference(schedule):
 
 def test_fill_batches_runs_as_plain_python():
     key, out1, out2 = derive_key(1), np.empty((6, 3), np.int64), np.empty((6, 3), np.int64)
-    for wor in (False, True):
-        _kernels.fill_batches(key, wor, 0, 2, 10, 3, np.arange(13), out1)
+    for mode in (_kernels.WR, _kernels.WOR, _kernels.PALINDROME):
+        _kernels.fill_batches(key, mode, 0, 2, 10, 3, np.arange(13), out1)
         getattr(_kernels.fill_batches, "py_func", _kernels.fill_batches)(
-            key, wor, 0, 2, 10, 3, np.arange(13), out2)
+            key, mode, 0, 2, 10, 3, np.arange(13), out2)
         assert np.array_equal(out1, out2)
 
 
@@ -253,18 +257,18 @@ def test_resume_extends_bit_identically(tmp_path):
 def test_interrupted_run_loses_no_finished_chunk(tmp_path, monkeypatch):
     net, data, ck = RegressionNetwork(), paper_regression(), tmp_path / "run.npz"
     full = sgd(net, data, W0, n_steps=400, schedule="wor", **KW)
-    real, calls = _kernels.sgd_chunk, []
+    real, calls = _kernels.run_chains, []
 
     def flaky(*args):
-        calls.append(args[12])                              # step0 of the chunk
+        calls.append(args[13])                              # step0 of the chunk
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(_kernels, "sgd_chunk", flaky)
+    monkeypatch.setattr(_kernels, "run_chains", flaky)
     with pytest.raises(KeyboardInterrupt):
         sgd(net, data, W0, n_steps=400, schedule="wor", checkpoint=ck, **KW)
-    monkeypatch.setattr(_kernels, "sgd_chunk", real)
+    monkeypatch.setattr(_kernels, "run_chains", real)
     with np.load(ck) as f:
         assert int(f["step"]) == 200                        # two finished chunks
     resumed = sgd(net, data, W0, n_steps=400, schedule="wor", checkpoint=ck, **KW)

@@ -1,4 +1,4 @@
-"""Stochastic thermodynamics of stationary SGD: the pipeline of fpsolve.learning.experiments.
+"""Stochastic thermodynamics of stationary SGD: the pipeline of fpsolve.learning.studies.
 
 A tiny version of the validation cases ``regression-wr``/``regression-wor`` on linear regression
 with heterogeneous inputs (N = 40, d = 3, B = 10): per-sample Hessians differ, so H and D do
@@ -22,7 +22,7 @@ import pytest
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import Dataset, LinearRegression
 from fpsolve.learning.estimators import area_velocity, entropy_production_windows
-from fpsolve.learning.experiments import (
+from fpsolve.learning.studies import (
     RegressionProblem,
     diffusion_agreement,
     loglog_slope,

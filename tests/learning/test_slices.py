@@ -22,7 +22,7 @@ from fpsolve.learning import (LinearRegression, RegressionNetwork, find_minimum,
                               minibatch_diffusion, minibatch_indices, paper_regression)
 from fpsolve.learning import _kernels_slice
 from fpsolve.linear import stationary_covariance
-from fpsolve.learning.slice_sgd import slice_sgd, total_variation
+from fpsolve.learning.slices import slice_sgd, total_variation
 from fpsolve.learning.slices import SliceProblem, sgd_fokker_planck, slice_drift_diffusion
 
 W0 = np.array([1.3, 1.2, 0.7, -0.7, 1.0, -1.0, 0.0])

@@ -18,7 +18,8 @@ from scipy.interpolate import RegularGridInterpolator
 
 import fpsolve as fp
 from fpsolve.stochastic import _kernels as K
-from fpsolve.stochastic.rng import derive_key, standard_normal, ziggurat_table
+from fpsolve import derive_key
+from fpsolve.stochastic.rng import standard_normal, ziggurat_table
 from fpsolve.stochastic.tables import grid_geometry, tabulate
 
 EPS = np.finfo(float).eps
@@ -173,7 +174,7 @@ def test_ziggurat_tail_word_always_returns_an_exact_tail_draw():
     # kernel restarted the whole ziggurat on a rejected tail draw: about 6.5 % of these words
     # then returned |z| < r (the tail was under-sampled by that much) -- deterministically caught
     # by the first assertion.
-    from fpsolve.stochastic import _kernels_rng as R
+    from fpsolve import _random as R
     # Compiled only: its .py_func would pass numba's uint64 returns back as Python ints.
     slow, n = R._ziggurat_slow, 20000
     table, key, scratch = ziggurat_table(), derive_key(3), np.zeros((5, 1), np.uint64)

@@ -17,6 +17,7 @@ from scipy import stats
 
 import fpsolve as fp
 from fpsolve._numba import get_num_threads, set_num_threads
+from fpsolve import derive_key
 from fpsolve.errors import DiffusionError, FpsolveError, GridError, SolverError
 from fpsolve.models.gallery import BrownianInterval, OrnsteinUhlenbeck, PositionDependentDiffusion1D
 from fpsolve.stochastic import (
@@ -24,7 +25,6 @@ from fpsolve.stochastic import (
     CellCurrent,
     Histogram,
     RunningEntropy,
-    derive_key,
     simulate,
     standard_normal,
 )

@@ -21,8 +21,8 @@ from fpsolve import io
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import LinearRegression, sgd, sgd_fokker_planck
 from fpsolve.learning.diagnostics import MixingWarning
-from fpsolve.learning.samplers import sample
-from fpsolve.learning.slice_sgd import slice_sgd
+from fpsolve.learning.dynamics.samplers import sample
+from fpsolve.learning.slices import slice_sgd
 from fpsolve.stochastic.fluctuation import Estimate
 
 GRID = fp.CartesianGrid([(-3, 3)] * 2, (16, 16))

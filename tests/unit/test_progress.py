@@ -19,7 +19,7 @@ import fpsolve as fp
 from fpsolve import _progress
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import LinearRegression
-from fpsolve.learning.samplers import sample
+from fpsolve.learning.dynamics.samplers import sample
 from fpsolve.solvers.evolve import evolve
 from fpsolve.solvers.multigrid import cartesian_hierarchy, krylov_solve
 

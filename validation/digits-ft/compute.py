@@ -34,8 +34,8 @@ import numpy as np
 import fpsolve as fp
 from fpsolve.errors import PositivityWarning
 from fpsolve.learning import Dataset, SoftmaxRegression, gaussian_theory
-from fpsolve.learning.digits import load_digits
-from fpsolve.learning.mlp import MLPClassifier
+from fpsolve.learning.data.digits import load_digits
+from fpsolve.learning.models.mlp import MLPClassifier
 from fpsolve.validation_registry import sibling_module
 
 pl = sibling_module(__file__, "pipeline")

@@ -13,7 +13,6 @@ import numpy as np
 import scipy.optimize as so
 
 from fpsolve.learning import find_minimum, gaussian_theory, sgd
-from fpsolve.learning.mlp import MLPClassifier, mlp_sgd
 from fpsolve.stochastic.fluctuation import fluctuation_test
 from fpsolve.validation_registry import sibling_module
 
@@ -64,7 +63,7 @@ class Problem:
         return pl.reduced_theory(self.H, self.D1(batch), self.w, self.P, eta)
 
     def advance(self, eta, batch, schedule="wr"):
-        run = mlp_sgd if isinstance(self.model, MLPClassifier) else sgd
+        run = sgd
 
         def step(w, n, every, rng):
             return run(self.model, self.data, w, eta=eta, batch_size=batch, n_steps=n,

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from fpsolve.learning import paper_regression
-from fpsolve.learning.experiments import (
+from fpsolve.learning.studies import (
     epoch_noise_scaling,
     loglog_slope,
     regression_problem,

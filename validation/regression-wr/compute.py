@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fpsolve.learning import load_regression, paper_regression
-from fpsolve.learning.experiments import (
+from fpsolve.learning.studies import (
     diffusion_agreement,
     regression_problem,
     stationary_chunks,

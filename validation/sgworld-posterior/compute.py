@@ -30,7 +30,7 @@ from fpsolve.learning.posteriors import (
     sampler_fokker_planck_model,
     stationary_moments,
 )
-from fpsolve.learning.samplers import sample
+from fpsolve.learning.dynamics.samplers import sample
 
 KL_LEVEL = 1e-4        # the KL threshold
 SMALL = 0.1            # the small-step region: R eta lambda_max <= 0.1

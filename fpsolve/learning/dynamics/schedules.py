@@ -1,4 +1,4 @@
-"""Minibatch schedules with and without replacement, and the keys of their random streams.
+"""Minibatch schedules with and without replacement.
 
 ``"wr"`` (with replacement, the SGD/SGLD convention): every step draws ``B`` distinct indices
 afresh, uniformly among all ``B``-subsets and independently of every other step (a partial
@@ -10,8 +10,11 @@ divide ``N`` the last ``N mod B`` indices of each epoch's permutation are droppe
 ``drop_last=True`` in common data loaders); since every epoch reshuffles, every index is still
 used equally often on average.
 
+``"wor-palindromic"``: WOR epochs in pairs; epoch ``2e + 1`` walks the batches of epoch ``2e``'s
+permutation in reverse order (a time-symmetric pair of epochs).
+
 The batch of step ``t`` of chain ``c`` is a pure function of ``(key, c, t)`` (counter-based
-Philox4x32-10, see :mod:`fpsolve.learning._kernels`): reproducible from a seed, independent of
+Philox4x32-10, see :mod:`fpsolve._random`): reproducible from a seed, independent of
 the number of threads, of how a run is split into chunks, and of resuming.
 """
 
@@ -19,13 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import derive_key
-from ..errors import FpsolveError
+from ..._random import as_key
+from ..._runs import check_count
+from ...errors import FpsolveError
 from . import _kernels
+from .chains import MODES
 
-__all__ = ["SCHEDULES", "derive_key", "minibatch_indices", "check_batch_size"]
+__all__ = ["SCHEDULES", "minibatch_indices", "check_batch_size"]
 
-SCHEDULES = ("wr", "wor")
+SCHEDULES = ("wr", "wor", "wor-palindromic")
 
 
 def check_batch_size(batch_size, n_samples: int, schedule: str) -> int:
@@ -50,10 +55,10 @@ def minibatch_indices(n_samples: int, batch_size: int, n_steps: int, *, schedule
     batch_size : int
         ``B``, with ``1 <= B <= N``.
     n_steps : int
-    schedule : {"wr", "wor"}
+    schedule : {"wr", "wor", "wor-palindromic"}
     rng : Generator, int, SeedSequence, None or key
-        As for :func:`derive_key`; a ``uint64`` array of shape (2,) is used as the key itself
-        (``SGDResult.key``).
+        As for :func:`~fpsolve.derive_key`; a ``uint64`` array of shape (2,) is used as the key
+        itself (``SGDResult.key``).
     chain : int
         Chain index (each chain has its own stream).
     step0 : int
@@ -71,27 +76,12 @@ def minibatch_indices(n_samples: int, batch_size: int, n_steps: int, *, schedule
     >>> [sorted(np.r_[b[0], b[1]].tolist()), sorted(np.r_[b[2], b[3]].tolist())]
     [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
     """
-    n = _count("n_samples", n_samples, 1)
+    n = check_count("n_samples", n_samples, 1)
     b = check_batch_size(batch_size, n, schedule)
-    steps = _count("n_steps", n_steps, 0)
-    chain, step0 = _count("chain", chain, 0), _count("step0", step0, 0)
+    steps = check_count("n_steps", n_steps, 0)
+    chain, step0 = check_count("chain", chain, 0), check_count("step0", step0, 0)
     key = as_key(rng)
     out = np.empty((steps, b), dtype=np.int64)
     pool = np.arange(n + b, dtype=np.int64)
-    _kernels.fill_batches(key, schedule == "wor", chain, step0, n, b, pool, out)
+    _kernels.fill_batches(key, MODES[schedule], chain, step0, n, b, pool, out)
     return out
-
-
-def as_key(rng) -> np.ndarray:
-    """A key array ``(2,)`` given as such, or :func:`derive_key` of ``rng``."""
-    if isinstance(rng, np.ndarray) and rng.dtype == np.uint64 and rng.shape == (2,):
-        if np.any(rng >= 2**32):
-            raise FpsolveError(f"rng: a key must hold two 32-bit words, got {rng!r}")
-        return rng
-    return derive_key(rng)
-
-
-def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FpsolveError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return int(value)

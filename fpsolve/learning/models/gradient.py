@@ -18,28 +18,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import FpsolveError
+from ..._runs import check_count, check_positive
+from ...errors import FpsolveError
+from ..data.datasets import Dataset, as_dataset
 from . import _kernels
-from .datasets import Dataset, as_dataset
+from .dispatch import ModelKernel
 
 __all__ = ["GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression"]
 
 
 def _positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FpsolveError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
+    return check_count(name, value, minimum)
 
 
 def _nonneg_float(name, value, strict=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not np.isfinite(v) or v < 0 or (strict and v == 0):
-        raise FpsolveError(f"{name}: expected a finite number {'>' if strict else '>='} 0, "
-                           f"got {value!r}")
-    return v
+    return check_positive(name, value, strict=strict)
 
 
 class GradientModel:
@@ -48,7 +41,7 @@ class GradientModel:
     Subclasses set ``kind`` (the kernel's model code), ``n_params``, ``width`` (hidden units or
     classes) and implement ``_prefactors(N) -> (a, c)`` with ``l_i = a [r_i + c |w|^2]`` and
     ``_inputs(data) -> x (N, F)``.  Everything else runs the shared kernels of
-    :mod:`fpsolve.learning._kernels`: ``loss``, ``gradient``, ``minibatch_gradient``,
+    :mod:`fpsolve.learning.models._kernels`: ``loss``, ``gradient``, ``minibatch_gradient``,
     ``per_sample_gradients`` (also for a stack of parameter vectors), ``hessian``,
     ``per_sample_hessians`` and the SGD loop of :func:`~fpsolve.learning.sgd`.  ``data`` is a
     :class:`~fpsolve.learning.Dataset` or a pair ``(x, y)``.
@@ -75,6 +68,11 @@ class GradientModel:
         x = np.ascontiguousarray(self._inputs(data), dtype=float)
         a, c = self._prefactors(data.N)
         return self.kind, x, np.ascontiguousarray(self._targets(data)), a, c, self.width
+
+    def chain_kernel(self, data) -> ModelKernel:
+        """The model and ``data`` as the chain kernels see them (one dispatch for all models)."""
+        kind, x, y, a, c, m = self.kernel_arguments(data)
+        return ModelKernel.build(_BATCH[kind], x, y, (a, c, m), m)
 
     def _params(self, w) -> np.ndarray:
         w = np.array(w, dtype=float)
@@ -298,3 +296,7 @@ class SoftmaxRegression(GradientModel):
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
+
+
+_BATCH = {_kernels.NET: _kernels.net_batch, _kernels.LINEAR: _kernels.linear_batch,
+          _kernels.SOFTMAX: _kernels.softmax_batch}

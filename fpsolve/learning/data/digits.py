@@ -5,7 +5,7 @@ scikit-learn (``sklearn.datasets.load_digits`` opens a file bundled with the pac
 :func:`load_idx` reads MNIST-format IDX files (optionally gzip-compressed) from paths the user
 gives.  Both return a :class:`~fpsolve.learning.Dataset` with flattened images
 ``x (N, rows * cols)`` scaled to ``[0, 1]`` and integer labels ``y (N,)``, ready for
-:class:`~fpsolve.learning.SoftmaxRegression` or :class:`~fpsolve.learning.mlp.MLP`.
+:class:`~fpsolve.learning.SoftmaxRegression` or :class:`~fpsolve.learning.models.mlp.MLP`.
 
 IDX format (LeCun et al., http://yann.lecun.com/exdb/mnist/): a 4-byte magic number
 ``0x00 0x00 type ndim`` (``type`` 0x08 = unsigned byte), then ``ndim`` big-endian int32 sizes,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FpsolveError
+from ...errors import FpsolveError
 from .datasets import Dataset
 
 __all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "image_dataset", "load_digits", "load_idx", "read_idx"]
@@ -62,7 +62,7 @@ def image_dataset(images, labels, *, n_classes: int = 10, image_shape=None,
     Examples
     --------
     >>> import numpy as np
-    >>> from fpsolve.learning.digits import image_dataset
+    >>> from fpsolve.learning.data.digits import image_dataset
     >>> d = image_dataset(np.zeros((3, 2, 2)), [0, 1, 2], n_classes=3)
     >>> d.x.shape, d.y.tolist()
     ((3, 4), [0, 1, 2])
@@ -110,7 +110,7 @@ def load_digits(*, normalize: bool = True) -> Dataset:
 
     Examples
     --------
-    >>> from fpsolve.learning.digits import load_digits
+    >>> from fpsolve.learning.data.digits import load_digits
     >>> data = load_digits()
     >>> data.x.shape, float(data.x.max()), sorted(set(data.y.tolist())) == list(range(10))
     ((1797, 64), 1.0, True)
@@ -160,7 +160,7 @@ def load_idx(images_path, labels_path, *, n_classes: int = 10, image_shape=None,
     --------
     >>> import struct, tempfile, pathlib
     >>> import numpy as np
-    >>> from fpsolve.learning.digits import load_idx
+    >>> from fpsolve.learning.data.digits import load_idx
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "img").write_bytes(struct.pack(">IIII", 0x803, 2, 2, 2) + bytes(range(8)))
     >>> _ = (d / "lab").write_bytes(struct.pack(">II", 0x801, 2) + bytes([3, 7]))

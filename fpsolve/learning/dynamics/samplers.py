@@ -23,31 +23,30 @@ gradient noise, an excess covariance ``~ (eta R)^2 Sigma_g / (6 N)`` (measured i
 ``sgworld-posterior`` validation case).
 
 When ``B`` does not divide ``N``, SGWORLD drops the last ``N mod B`` indices of each epoch's
-permutation (``drop_last``, as :mod:`fpsolve.learning.schedules`): every sample is still used
-equally often on average, but an epoch's batch gradients no longer add up to ``R grad L``, so
-the cancellation is incomplete; :func:`sample` warns.
+permutation (``drop_last``, as :mod:`fpsolve.learning.dynamics.schedules`): every sample is
+still used equally often on average, but an epoch's batch gradients no longer add up to
+``R grad L``, so the cancellation is incomplete; :func:`sample` warns.
 """
 
 from __future__ import annotations
 
-import math
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._progress import check_progress, progress_bar, show_progress
-from ..errors import FpsolveError, FpsolveWarning
-from ..results import LabelledResult
-from . import _kernels_samplers as _ks
-from .datasets import as_dataset
-from .diagnostics import check_mixing, effective_sample_size, rhat
-from .models import GradientModel
-from .schedules import as_key, check_batch_size
-from .sgd import _check_status, _threshold
-from .theory import find_minimum
+from ..._progress import check_progress
+from ..._random import as_key
+from ..._runs import check_count, check_positive, check_threshold, drive, initial_points
+from ...errors import FpsolveError, FpsolveWarning
+from ...results import LabelledResult
+from ..data.datasets import as_dataset
+from ..diagnostics import check_mixing, effective_sample_size, rhat
+from ..models.gradient import GradientModel
+from ..models.minimum import find_minimum
+from .chains import ChainRun
+from .schedules import check_batch_size
 
 __all__ = [
     "SAMPLERS",
@@ -61,28 +60,24 @@ __all__ = [
     "sample",
 ]
 
-_MAX_RECORD_BYTES = 4 * 2**30
-#: With a progress bar the run is cut into kernel calls of about this many seconds (one bar
-#: update each; without a bar it is a single call).  Every call ends in a barrier of the chain
-#: threads, which costs ~10 ms on a loaded machine (measured: 100 calls over a 2 s run cost
-#: +50 % at load 7 on 2 cores), so calls must be long, not numerous.
-_CHUNK_SECONDS = 0.5
-#: The first call runs this fraction of the steps; later ones are sized from its speed.
-_FIRST_CHUNK = 1e-3
+MAX_RECORD_BYTES = 4 * 2**30
 RECORDS = ("epoch", "step")
 
 
 class Sampler:
     """Base class of the samplers: how the gradient of one step is estimated.
 
-    Subclasses set ``name`` and ``schedule`` (``"full"``, ``"wr"`` or ``"wor"``) and may set
-    ``control_variate = True`` and a reference point ``w_ref``; :func:`sample` does the rest.
+    Subclasses set ``name`` and ``schedule`` (``"full"``, ``"wr"``, ``"wor"`` or
+    ``"wor-palindromic"``) and may set ``control_variate = True`` and a reference point
+    ``w_ref``, and ``noise = "lm"`` for Leimkuhler-Matthews noise ``sqrt(eta / 2) (zeta_t +
+    zeta_{t+1})`` instead of ``sqrt(2 eta) zeta_t``; :func:`sample` does the rest.
     Instances are cheap, immutable descriptions (no state between runs).
     """
 
     name: str = "Sampler"
     schedule: str = "wr"
     control_variate: bool = False
+    noise: str = "euler"
     w_ref = None
 
     def __repr__(self) -> str:
@@ -215,7 +210,7 @@ class SampleResult(LabelledResult):
 def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
            batch_size: int | None = None, burn_in: int = 0, thin: int = 1, n_chains: int = 4,
            rng=None, record: str = "epoch", w0=None, max_loss: float | None = None,
-           warn: bool = True, progress=None) -> SampleResult:
+           warn: bool = True, progress=None, checkpoint=None) -> SampleResult:
     """Sample ``exp(-L)`` with ULA, SGLD, SGWORLD or SGLDCV; chains run in parallel.
 
     Parameters
@@ -253,6 +248,10 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
         terminal and the run lasts more than 2 s, ``True`` always, ``False`` never.  With a bar
         the chains advance in kernel calls of about 0.5 s (the samples are the same bit for
         bit); without one, in a single call.
+    checkpoint : str or Path, optional, keyword-only
+        ``.npz`` file written atomically (every ~10 s, and at the end); if it exists, the run
+        resumes from it bit-identically (its arguments must match; ``n_epochs`` may grow only
+        if the record layout stays, so pass the final ``n_epochs`` from the start).
 
     Returns
     -------
@@ -268,7 +267,7 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
     --------
     >>> import numpy as np
     >>> from fpsolve.learning import LinearRegression
-    >>> from fpsolve.learning.samplers import SGWORLD, sample
+    >>> from fpsolve.learning.dynamics.samplers import SGWORLD, sample
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(100, 2))
     >>> data = (x, x @ [1.0, -1.0] + rng.normal(size=100))
@@ -280,7 +279,12 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
     progress = check_progress(progress)
     run = _prepare(as_sampler(sampler), model, data, eta, n_epochs, batch_size, burn_in, thin,
                    n_chains, rng, record, w0, max_loss)
-    out = _run(run, progress)
+    chains = _chain_run(run, rng is not None)
+    drive(chains, checkpoint=checkpoint, progress=progress,
+          desc=f"{run['sampler'].name} (eta = {run['eta']:.3g})",
+          what="sampler, model, data, eta, batch_size, n_epochs, burn_in, thin, record, w0 or "
+          "n_chains")
+    out, run["key"] = chains.out, chains.key
     out.setflags(write=False)
     if out.shape[0] >= 4:
         r, ess = rhat(out), effective_sample_size(out)
@@ -303,32 +307,18 @@ def _same(a, b) -> bool:
     return np.array_equal(a, b)
 
 
-def _count(name, value, minimum) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FpsolveError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _step_size(eta) -> float:
-    try:
-        v = float(eta)
-    except (TypeError, ValueError):
-        v = math.nan
-    if not (math.isfinite(v) and v > 0):
-        raise FpsolveError(f"eta: expected a finite step size > 0, got {eta!r}")
-    return v
-
-
-def _batch(sampler, batch_size, N, stacklevel=4) -> tuple[int, int]:
-    """``(B, R)``; warns when SGWORLD drops the last ``N mod B`` indices of each epoch."""
+def batch_layout(sampler, batch_size, N, stacklevel=4) -> tuple[int, int]:
+    """``(B, R)`` of ``sampler``; warns when a WOR schedule drops the last ``N mod B`` indices
+    of each epoch."""
     if batch_size is None:
         if sampler.schedule != "full":
             raise FpsolveError(f"batch_size: {sampler.name} needs a batch size (an int in "
                                f"[1, N = {N}])")
         batch_size = N
-    b = check_batch_size(batch_size, N, "wor" if sampler.schedule == "wor" else "wr")
-    if sampler.schedule == "wor" and N % b:
-        warnings.warn(f"batch_size: B = {b} does not divide N = {N}; SGWORLD drops the last "
+    wor = sampler.schedule.startswith("wor")
+    b = check_batch_size(batch_size, N, sampler.schedule if wor else "wr")
+    if wor and N % b:
+        warnings.warn(f"batch_size: B = {b} does not divide N = {N}; {sampler.name} drops the last "
                       f"{N % b} indices of each epoch's permutation (drop_last), so the "
                       f"minibatch noise of an epoch no longer cancels exactly", FpsolveWarning,
                       stacklevel=stacklevel)
@@ -341,29 +331,29 @@ def _prepare(sampler, model, data, eta, n_epochs, batch_size, burn_in, thin, n_c
     if not isinstance(model, GradientModel):
         raise FpsolveError(f"model: expected a GradientModel, got {type(model).__name__}")
     data = as_dataset(data)
-    eta = _step_size(eta)
-    n_epochs, thin = _count("n_epochs", n_epochs, 1), _count("thin", thin, 1)
-    burn_in, n_chains = _count("burn_in", burn_in, 0), _count("n_chains", n_chains, 1)
+    eta = check_positive("eta", eta)
+    n_epochs, thin = check_count("n_epochs", n_epochs, 1), check_count("thin", thin, 1)
+    burn_in, n_chains = check_count("burn_in", burn_in, 0), check_count("n_chains", n_chains, 1)
     if burn_in >= n_epochs:
         raise FpsolveError(f"burn_in: expected fewer than n_epochs = {n_epochs} epochs, got "
                            f"{burn_in}")
     if record not in RECORDS:
         raise FpsolveError(f"record: expected one of {RECORDS}, got {record!r}")
-    b, R = _batch(sampler, batch_size, data.N)
+    b, R = batch_layout(sampler, batch_size, data.N)
     every = (R if record == "epoch" else 1) * thin
     n_steps, skip = n_epochs * R, (burn_in * R) // every
     n_rec = n_steps // every - skip
     if n_rec < 1:
         raise FpsolveError(f"thin: {thin} keeps no record of {n_epochs - burn_in} epochs after "
                            f"burn-in; lower thin or raise n_epochs")
-    if n_rec * n_chains * model.n_params * 8 > _MAX_RECORD_BYTES:
+    if n_rec * n_chains * model.n_params * 8 > MAX_RECORD_BYTES:
         raise FpsolveError(f"thin: {n_rec} records of {n_chains} chains exceed 4 GiB; thin more")
     w_ref = _reference(sampler, model, data) if sampler.control_variate or w0 is None else None
-    w = _initial(w0 if w0 is not None else w_ref, n_chains, model.n_params)
+    w = initial_points("w0", w0 if w0 is not None else w_ref, n_chains, model.n_params)
     run = dict(sampler=sampler, model=model, data=data, eta=eta, b=b, R=R, every=every,
                n_steps=n_steps, skip=skip, n_rec=n_rec, w=w, w_ref=w_ref, key=as_key(rng))
     run["max_loss"] = (1e12 * max(1.0, max(model.loss(v, data) for v in w))
-                       if max_loss is None else _threshold(max_loss))
+                       if max_loss is None else check_threshold("max_loss", max_loss))
     return run
 
 
@@ -377,47 +367,17 @@ def _reference(sampler, model, data) -> np.ndarray:
     return find_minimum(model, data, np.zeros(model.n_params)).w
 
 
-def _initial(w0, n_chains, d) -> np.ndarray:
-    w0 = np.array(w0, dtype=float)
-    if w0.ndim == 1:
-        w0 = np.broadcast_to(w0, (n_chains, w0.size))
-    if w0.shape != (n_chains, d) or not np.all(np.isfinite(w0)):
-        raise FpsolveError(f"w0: expected finite values of shape ({d},) or ({n_chains}, {d}), "
-                           f"got shape {w0.shape}")
-    return np.array(w0, order="C")                 # a writable copy (broadcasts are not)
-
-
-def _run(run, progress=None) -> np.ndarray:
-    """Run the kernel, in chunks when a progress bar shows; raise on divergence; return the
-    records ``(n_rec, C, d)``."""
+def _chain_run(run, key_fixed) -> ChainRun:
+    """The chains of a sampler run on the engine (records after the burn-in only)."""
     sampler, model, data = run["sampler"], run["model"], run["data"]
-    kind, x, y, a, c, m = model.kernel_arguments(data)
     C, d = run["w"].shape
-    mode = {"full": _ks.FULL, "wr": _ks.WR, "wor": _ks.WOR}[sampler.schedule]
+    control = None
     if sampler.control_variate:
         gref = np.ascontiguousarray(model.per_sample_gradients(run["w_ref"], data))
-        gbar = gref.mean(axis=0)
-    else:
-        gref, gbar = np.zeros((1, d)), np.zeros(d)
+        control = (gref, gref.mean(axis=0))
     out = np.empty((run["n_rec"], C, d))
-    pool = np.tile(np.arange(x.shape[0] + run["b"], dtype=np.int64), (C, 1))
-    status, tmp, grad = np.zeros((C, 3)), np.zeros((C, max(m, 1))), np.empty((C, d))
-    n_steps, step0 = run["n_steps"], 0
-    chunked = show_progress(progress)
-    count = max(1, int(n_steps * _FIRST_CHUNK)) if chunked else n_steps
-    with progress_bar(progress=progress, total=n_steps, unit="step",
-                      desc=f"{sampler.name} (eta = {run['eta']:.3g})") as bar:
-        while step0 < n_steps:
-            count = min(count, n_steps - step0)
-            start = time.perf_counter()
-            _ks.sampler_chains(kind, x, y, a, c, m, run["key"], mode, run["b"], run["eta"],
-                               math.sqrt(2.0 * run["eta"]), run["max_loss"], step0, count,
-                               run["every"], run["skip"], run["w"], out, pool, tmp, gref, gbar,
-                               bool(sampler.control_variate), grad, status)
-            _check_status(status, run, sampler.name)
-            bar.update(count)
-            step0 += count
-            # next call ~_CHUNK_SECONDS long, growing at most 8x (the first call may be noise)
-            rate = count / max(time.perf_counter() - start, 1e-9)
-            count = max(1, min(8 * count, int(rate * _CHUNK_SECONDS)))
-    return out
+    return ChainRun(model.chain_kernel(data), run["w"], run["key"], schedule=sampler.schedule,
+                    batch_size=run["b"], eta=run["eta"], temperature=1.0, out=out,
+                    every=run["every"], row0=run["skip"] + 1, max_loss=run["max_loss"],
+                    n_steps=run["n_steps"], control=control, lm=sampler.noise == "lm",
+                    label=sampler.name, key_fixed=key_fixed)

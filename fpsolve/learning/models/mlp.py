@@ -6,11 +6,11 @@ normalization of :class:`~fpsolve.learning.SoftmaxRegression` (Adhikari et al., 
 posterior of the softmax likelihood under a Gaussian prior of precision ``N lam``.
 
 Gradients (per sample, per minibatch, full) run on the numba kernels of
-:mod:`fpsolve.learning._kernels_mlp`.  The exact Hessian and Hessian-vector products are NumPy:
-per-sample Jacobians have Kronecker structure, so the Gauss-Newton part is assembled from small
-GEMMs over the samples instead of one ``(N K, d)`` product (Notes of :meth:`hessian`).  Minibatch
-SGD (plain, SGLD, SGWORLD) runs in :func:`mlp_sgd`, which draws the batches and noise of
-:func:`~fpsolve.learning.sgd` for the same key and returns its :class:`~fpsolve.learning.SGDResult`.
+:mod:`fpsolve.learning.models._kernels_mlp`.  The exact Hessian and Hessian-vector products are
+NumPy: per-sample Jacobians have Kronecker structure, so the Gauss-Newton part is assembled from
+small GEMMs over the samples instead of one ``(N K, d)`` product (Notes of :meth:`hessian`).  Minibatch
+SGD (plain, SGLD, SGWORLD), the samplers and slice runs take it like every model
+(:meth:`MLPClassifier.chain_kernel`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import math
 
 import numpy as np
 
-from ..errors import FpsolveError
+from ..._runs import check_count, check_positive
+from ...errors import FpsolveError
+from ..data.datasets import as_dataset
 from . import _kernels_mlp
-from .datasets import as_dataset
-from .models import GradientModel, _nonneg_float, _positive_int
-from .schedules import as_key, check_batch_size
-from .sgd import SGDResult, _check_status, _positive, _temperature, _threshold
+from .dispatch import ModelKernel
+from .gradient import GradientModel
 
-__all__ = ["MLPClassifier", "mlp_sgd"]
+__all__ = ["MLPClassifier"]
 
 _CHUNK = 2**22              # floats per temporary array of the Hessian assembly (32 MB)
 _MAX_SAMPLE_HESSIANS = 2**27  # floats of per_sample_hessians (1 GiB)
@@ -43,7 +43,7 @@ class MLPClassifier(GradientModel):
     The model provides the public contract of :class:`~fpsolve.learning.GradientModel`
     (``loss``, ``gradient``, ``minibatch_gradient``, ``per_sample_gradients`` also for stacks,
     ``hessian``, ``per_sample_hessians``) plus :meth:`hessian_vector_product`, on its own
-    kernels: the shared SGD and slice kernels do not run it (use :func:`mlp_sgd`).
+    kernels; :func:`~fpsolve.learning.sgd` and the samplers run it through :meth:`chain_kernel`.
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ class MLPClassifier(GradientModel):
     Examples
     --------
     >>> import numpy as np
-    >>> from fpsolve.learning.mlp import MLPClassifier
+    >>> from fpsolve.learning.models.mlp import MLPClassifier
     >>> model = MLPClassifier(64, 16, 10)
     >>> model.n_params
     1210
@@ -64,14 +64,14 @@ class MLPClassifier(GradientModel):
     True
     """
 
-    kind = -1   # not a model of the shared kernels
+    kind = -1   # its own kernels (fpsolve.learning.models._kernels_mlp), not the shared ones
 
     def __init__(self, n_features: int, hidden: int = 16, n_classes: int = 10, *,
                  lam: float = 1e-3):
-        self.n_features = _positive_int("n_features", n_features)
-        self.hidden = _positive_int("hidden", hidden)
-        self.width = _positive_int("n_classes", n_classes, minimum=2)
-        self.lam = _nonneg_float("lam", lam)
+        self.n_features = check_count("n_features", n_features)
+        self.hidden = check_count("hidden", hidden)
+        self.width = check_count("n_classes", n_classes, minimum=2)
+        self.lam = check_positive("lam", lam, strict=False)
         nf, nh, kc = self.n_features, self.hidden, self.width
         self.n_params = nh * (nf + 1) + kc * (nh + 1)
         # aug layout: W1aug (nh, nf + 1) with b1 as last column, then W2aug (kc, nh + 1)
@@ -87,8 +87,14 @@ class MLPClassifier(GradientModel):
 
     # ------------------------------------------------------------------ data and parameters
     def kernel_arguments(self, data):
-        raise FpsolveError("model: MLPClassifier runs on its own kernels; the shared SGD and "
-                           "slice kernels do not support it (use fpsolve.learning.mlp.mlp_sgd)")
+        raise FpsolveError("model: MLPClassifier has no kernel arguments of the built-in "
+                           "models; the chain kernels take it through chain_kernel(data)")
+
+    def chain_kernel(self, data) -> ModelKernel:
+        """The model and ``data`` as the chain kernels see them (labels as exact floats)."""
+        x, y, a, c = self.arrays(data)
+        return ModelKernel.build(_kernels_mlp.mlp_batch, x, y, (a, c, self.hidden, self.width),
+                                 2 * self.hidden + self.width)
 
     def arrays(self, data):
         """``(x (N, F) float, y (N,) int64, a, c)``: the data and ``l_i = a [CE_i + c |w|^2]``."""
@@ -269,64 +275,3 @@ def _kron_sum(coef, u, v):
     n, Q = coef.shape
     left = (coef[:, :, None] * u[:, None, :]).reshape(n, Q * u.shape[1])
     return (left.T @ v).reshape(Q, u.shape[1], v.shape[1])
-
-
-def mlp_sgd(model: MLPClassifier, data, w0, *, eta: float, batch_size: int, n_steps: int,
-            schedule: str = "wr", record_every: int | None = None, n_chains: int = 1,
-            rng=None, noise: float | None = None, max_loss: float | None = None,
-            chunk_size: int | None = None) -> SGDResult:
-    """Minibatch SGD (or SGLD / SGWORLD) of an :class:`MLPClassifier`: ``n_chains`` chains.
-
-    Arguments and result as :func:`fpsolve.learning.sgd` (no checkpoints): the same key gives
-    the same batches and noise.  ``w <- w - eta grad L_batch(w) + sqrt(2 eta T) zeta``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fpsolve.learning.mlp import MLPClassifier, mlp_sgd
-    >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
-    >>> model = MLPClassifier(4, 5, 3, lam=0.01)
-    >>> res = mlp_sgd(model, (x, y), model.initial_weights(0), eta=1e-3, batch_size=8,
-    ...               n_steps=500, record_every=100, n_chains=2, rng=1)
-    >>> res.w.shape, bool(model.loss(res.w_final[0], (x, y)) < model.loss(res.w[0, 0], (x, y)))
-    ((6, 2, 43), True)
-    """
-    if not isinstance(model, MLPClassifier):
-        raise FpsolveError(f"model: expected an MLPClassifier, got {type(model).__name__}")
-    x, y, a, c = model.arrays(data)
-    n_chains = _positive("n_chains", n_chains, integer=True)
-    w = np.array(w0, dtype=float)
-    if w.ndim == 1:
-        w = np.broadcast_to(w, (n_chains, w.size))
-    if w.shape != (n_chains, model.n_params) or not np.all(np.isfinite(w)):
-        raise FpsolveError(f"w0: expected finite values of shape ({model.n_params},) or "
-                           f"({n_chains}, {model.n_params}), got shape {w.shape}")
-    w = np.ascontiguousarray(w).copy()
-    n_steps = _positive("n_steps", n_steps, integer=True, minimum=0)
-    every = (max(1, n_steps // 1000) if record_every is None
-             else _positive("record_every", record_every, integer=True))
-    eta, b, T = _positive("eta", eta), check_batch_size(batch_size, x.shape[0], schedule), \
-        _temperature(noise)
-    chunk = (max(1, 2**22 // n_chains) if chunk_size is None
-             else _positive("chunk_size", chunk_size, integer=True))
-    limit = (1e12 * max(1.0, max(model.loss(v, data) for v in w)) if max_loss is None
-             else _threshold(max_loss))
-    key = as_key(rng)
-    traj = np.zeros((n_steps // every + 1, n_chains, model.n_params))
-    traj[0] = w
-    run = {"max_loss": limit, "eta": eta}
-    nh, kc, amp = model.hidden, model.width, math.sqrt(2.0 * eta * T)
-    tmp, grad = np.zeros((n_chains, 2 * nh + kc)), np.empty_like(w)
-    status = np.zeros((n_chains, 3))
-    for step in range(0, n_steps, chunk):
-        count = min(chunk, n_steps - step)
-        pool = np.tile(np.arange(x.shape[0] + b, dtype=np.int64), (n_chains, 1))
-        _kernels_mlp.sgd_chunk(x, y, nh, kc, a, c, key, schedule == "wor", b, eta, amp, limit,
-                               step, count, every, w, traj, pool, tmp, grad, status)
-        _check_status(status, run)
-    traj.setflags(write=False)
-    return SGDResult(w=traj, steps=np.arange(traj.shape[0]) * every, w_final=w, key=key,
-                     model=model, eta=eta, noise=T, batch_size=b, n_steps=n_steps,
-                     record_every=every, schedule=schedule)
-

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FpsolveError
+from ...errors import FpsolveError
 
 __all__ = ["Dataset", "paper_regression", "load_regression", "as_dataset"]
 

@@ -21,15 +21,17 @@ from types import SimpleNamespace
 import numpy as np
 from findiff import Diff
 
-from ..errors import FpsolveError
-from ..grids import CartesianGrid
-from ..models import FokkerPlanckModel
-from ..operators import FokkerPlanckOperator
-from ..results import StationaryResult
-from ..solvers import solve_stationary
-from .models import _nonneg_float, _positive_int
-from .schedules import check_batch_size
-from .theory import (_CHUNK, GaussianTheory, _finite_population, _vector, find_minimum,
+from ..._runs import check_count as _positive_int
+from ..._runs import check_positive
+from ...errors import FpsolveError
+from ...grids import CartesianGrid
+from ...models import FokkerPlanckModel
+from ...operators import FokkerPlanckOperator
+from ...results import StationaryResult
+from ...solvers import solve_stationary
+from ..dynamics.schedules import check_batch_size
+from ..models.minimum import as_vector as _vector
+from ..theory import (_CHUNK, GaussianTheory, _finite_population, find_minimum,
                      gaussian_theory)
 
 __all__ = ["SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion"]
@@ -122,7 +124,7 @@ def sgd_fokker_planck(model, data, *, free, at, eta: float, batch_size: int,
     (32, True)
     """
     free, at, N = _check_slice(model, data, free, at)
-    eta, B = _nonneg_float("eta", eta, strict=True), check_batch_size(batch_size, N, schedule)
+    eta, B = check_positive("eta", eta), check_batch_size(batch_size, N, schedule)
     if schedule != "wr":
         raise FpsolveError("schedule: only 'wr' is implemented for the slice Fokker-Planck "
                            "model (the WOR epoch theory on slices is not)")
@@ -138,7 +140,7 @@ def sgd_fokker_planck(model, data, *, free, at, eta: float, batch_size: int,
     theory = gaussian_theory(minimum.H, D0, eta)   # a = 0 at the minimum: any approximation
     if grid is None:
         grid = _default_grid(model, data, minimum.w, theory, kw,
-                             _nonneg_float("width", width, strict=True),
+                             check_positive("width", width),
                              _positive_int("n_cells", n_cells, 3))
     elif not isinstance(grid, CartesianGrid) or grid.ndim != 2:
         raise FpsolveError(f"grid: expected a 2-D CartesianGrid, got {grid!r}")
@@ -179,7 +181,7 @@ def slice_drift_diffusion(model, data, points, *, free, at, eta: float, batch_si
     ((2, 5), (2, 2, 5))
     """
     free, at, N = _check_slice(model, data, free, at)
-    eta, B = _nonneg_float("eta", eta, strict=True), check_batch_size(batch_size, N, "wr")
+    eta, B = check_positive("eta", eta), check_batch_size(batch_size, N, "wr")
     pts = np.asarray(points, dtype=float)
     if pts.ndim < 1 or pts.shape[0] != 2:
         raise FpsolveError(f"points: expected shape (2, ...), got {pts.shape}")

@@ -1,5 +1,12 @@
 """SGD restricted to a two-parameter slice, with streaming statistics to compare against the
-slice's Fokker-Planck solution (:func:`~fpsolve.learning.slices.sgd_fokker_planck`)."""
+slice's Fokker-Planck solution (:func:`~fpsolve.learning.sgd_fokker_planck`).
+
+The chains run in the one chain loop of :mod:`fpsolve.learning.dynamics` (only the two free
+parameters move, without noise) on the run engine, and the statistics are the streaming
+observers of :mod:`fpsolve.stochastic` -- :class:`~fpsolve.stochastic.Histogram`,
+:class:`~fpsolve.stochastic.CellCurrent` and :class:`~fpsolve.stochastic.RunningEntropy` --
+fed with the path of the slice coordinates after every kernel call.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FpsolveError
-from ..results import LabelledResult
-from . import _kernels_slice
-from .models import GradientModel, _positive_int
-from .schedules import as_key
-from .slices import SliceProblem
+from ..._random import as_key
+from ..._runs import check_count, drive
+from ...errors import FpsolveError
+from ...results import LabelledResult
+from ...stochastic import CellCurrent, Histogram, RunningEntropy
+from ..dynamics.chains import ChainRun
+from ..models.gradient import GradientModel
+from .problem import SliceProblem
 
 __all__ = ["SliceSGDResult", "slice_sgd", "total_variation"]
 
-_BLOCKS = 16  # fixed reduction blocks of slice_sgd (sums independent of the thread count)
+#: Steps per kernel call (fixed, so the floating sums of the observers do not depend on timing)
+#: and the cap of a call's path buffer in doubles (32 MB).
+_CHUNK, _BUFFER_DOUBLES = 2**16, 2**22
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,8 @@ class SliceSGDResult(LabelledResult):
 
 
 def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int = 64,
-              burn_in: int | None = None, rng=None, stationary=None) -> SliceSGDResult:
+              burn_in: int | None = None, rng=None, stationary=None,
+              progress=None) -> SliceSGDResult:
     """SGD in the two free parameters only, with histogram, current and entropy production.
 
     Parameters
@@ -92,6 +104,8 @@ def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int
         Seed of the batches (Philox key, as in :func:`~fpsolve.learning.sgd`) and the starts.
     stationary : StationaryResult, optional
         Grid density of the entropy's system part (``problem.solve()`` when omitted).
+    progress : bool or None
+        Progress bar policy of :mod:`fpsolve._progress`.
 
     Returns
     -------
@@ -100,8 +114,7 @@ def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int
     Examples
     --------
     >>> import numpy as np
-    >>> from fpsolve.learning import LinearRegression
-    >>> from fpsolve.learning import sgd_fokker_planck, slice_sgd
+    >>> from fpsolve.learning import LinearRegression, sgd_fokker_planck, slice_sgd
     >>> x = np.random.default_rng(0).normal(size=(50, 3)); y = x @ [1.0, -1.0, 0.5]
     >>> prob = sgd_fokker_planck(LinearRegression(3), (x, y), free=(0, 2), at=np.zeros(3),
     ...                          eta=1e-4, batch_size=5, n_cells=32)
@@ -112,24 +125,21 @@ def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int
     if not isinstance(model, GradientModel) or not isinstance(problem, SliceProblem):
         raise FpsolveError(f"model, problem: expected a GradientModel and a SliceProblem, got "
                            f"{type(model).__name__} and {type(problem).__name__}")
-    n_steps, n_chains = _positive_int("n_steps", n_steps), _positive_int("n_chains", n_chains, 2)
+    n_steps, n_chains = check_count("n_steps", n_steps), check_count("n_chains", n_chains, 2)
     burn = (math.ceil(4 / (problem.eta * np.linalg.eigvalsh(problem.theory.H)[0]))
-            if burn_in is None else _positive_int("burn_in", burn_in, 0))
+            if burn_in is None else check_count("burn_in", burn_in, 0))
     key, cols = as_key(rng), list(problem.free)
     w = np.repeat(problem.at[None, :], n_chains, axis=0)
     w[:, cols] = np.random.default_rng(key.tolist()).multivariate_normal(
         problem.center, problem.theory.Sigma_disc, size=n_chains)
     p = (problem.solve() if stationary is None else stationary).p
-    run = _SliceRun(model.kernel_arguments(data), key, problem, w)
-    run.advance(0, burn, count=False)
-    x0 = w[:, cols].copy()
-    run.advance(burn, n_steps, count=True)
-    logp = np.log(np.maximum(p, np.finfo(float).tiny)).ravel()
-    system = run.interpolate(logp, x0) - run.interpolate(logp, w[:, cols])
+    run = _SliceRun(model.chain_kernel(data), key, problem, w, burn, n_steps, p)
+    drive(run, progress=progress, chunk=run.chunk, desc="slice sgd")
+    hist, cur, ent = run.observers
     g = problem.grid
-    return SliceSGDResult(g, run.hist.reshape((-1,) + g.shape),
-                          np.moveaxis(run.cur, -1, 1).reshape((-1, 2) + g.shape),
-                          run.steps_per_block(), run.acc[:, 0] + system, n_steps, w, key)
+    return SliceSGDResult(g, hist.state()["_acc"].reshape((-1,) + g.shape),
+                          np.moveaxis(cur.state()["_acc"], -1, 1).reshape((-1, 2) + g.shape),
+                          run.steps_per_block(), ent.total.copy(), n_steps, w, key)
 
 
 def total_variation(p, q, grid, *, bins=None) -> float:
@@ -141,7 +151,7 @@ def total_variation(p, q, grid, *, bins=None) -> float:
     Examples
     --------
     >>> import numpy as np, fpsolve as fp
-    >>> from fpsolve.learning.slice_sgd import total_variation
+    >>> from fpsolve.learning.slices import total_variation
     >>> g = fp.CartesianGrid([(0, 1), (0, 1)], 4)
     >>> total_variation(np.ones((4, 4)), 0.5 * np.ones((4, 4)), g)  # half of q lies outside
     0.5
@@ -152,47 +162,43 @@ def total_variation(p, q, grid, *, bins=None) -> float:
 
 # ----------------------------------------------------------------------------- helpers
 
-class _SliceRun:
-    """Kernel arguments and accumulators of one :func:`slice_sgd` run."""
+class _SliceRun(ChainRun):
+    """The chains of :func:`slice_sgd` on the engine: burn-in, then counted steps whose path
+    (slice coordinates) feeds the observers after every kernel call."""
 
-    chunk = 2**16  # steps per kernel call (divergence is checked after each)
+    def __init__(self, kernel, key, problem, w, burn, n_steps, p):
+        C, d = w.shape
+        self.chunk = max(1, min(_CHUNK, _BUFFER_DOUBLES // (C * d)))
+        super().__init__(kernel, w, key, schedule="wr", batch_size=problem.batch_size,
+                         eta=problem.eta, temperature=0.0,
+                         out=np.empty((self.chunk + 1, C, d)), every=1, row0=0,
+                         max_loss=math.inf, n_steps=burn + n_steps, free=problem.free,
+                         label="slice SGD")
+        self.burn, self.cols = burn, list(problem.free)
+        g = problem.grid
+        logp = np.log(np.maximum(p, np.finfo(float).tiny))
+        # medium entropy F . dx plus the system part ln p(x_first) - ln p(x_last) (U = ln p)
+        self.observers = (Histogram(g), CellCurrent(g),
+                          RunningEntropy(g, problem.model.fields(g).force, potential=logp))
+        for obs in self.observers:
+            obs.start(C, 1.0, n_steps)
 
-    def __init__(self, kern, key, problem, w):
-        self.kern, self.key, self.w = kern, key, w
-        self.eta, self.b, g = problem.eta, problem.batch_size, problem.grid
-        self.free = np.array(problem.free, dtype=np.int64)
-        self.geo = np.array([g.bounds[0][0], g.spacing[0], g.bounds[1][0], g.spacing[1]])
-        self.shape = np.array(g.shape, dtype=np.int64)
-        self.force = np.ascontiguousarray(problem.model.fields(g).force.reshape(2, -1))
-        C, d, N, nb = w.shape[0], w.shape[1], kern[1].shape[0], min(_BLOCKS, w.shape[0])
-        self.pool = np.tile(np.arange(N + self.b, dtype=np.int64), (C, 1))
-        self.tmp, self.grad = np.zeros((C, max(kern[5], 1))), np.empty((C, d))
-        self.hist = np.zeros((nb, g.size), dtype=np.int64)
-        self.cur, self.acc = np.zeros((nb, g.size, 2)), np.zeros((C, 3))
-        self.status = np.full(C, -1, dtype=np.int64)
+    def advance(self, count: int) -> None:
+        start = self.step
+        self.row0 = start                  # out[r] = w after global step start + r - 1
+        self.out[0] = self.w
+        super().advance(count)
+        first = max(self.burn - start, 0)  # rows of the burn-in are not counted
+        if first < count:
+            path = np.ascontiguousarray(self.out[first:count + 1][:, :, self.cols])
+            for obs in self.observers:
+                obs.update(path, start + first - self.burn)
 
-    def advance(self, step0, n_steps, *, count):
-        kind, x, y, a, c, m = self.kern
-        for s in range(step0, step0 + n_steps, self.chunk):
-            k = min(self.chunk, step0 + n_steps - s)
-            _kernels_slice.slice_chunk(kind, x, y, a, c, m, self.key, False, self.b, self.eta,
-                                       self.free, s, k, count, self.w, self.geo, self.shape,
-                                       self.force, self.pool, self.tmp, self.grad, self.hist,
-                                       self.cur, self.acc, self.status)
-            if np.any(self.status >= 0):
-                ch = int(np.argmax(self.status >= 0))
-                raise FpsolveError(f"slice SGD diverged at step {self.status[ch]} of chain {ch}"
-                                   f" (eta = {self.eta!r} may be too large)")
-
-    def interpolate(self, table, pts):
-        out = np.empty(pts.shape[0])
-        _kernels_slice.interpolate(table, np.ascontiguousarray(pts), self.geo, self.shape, out)
-        return out
-
-    def steps_per_block(self):
-        nb, C = self.hist.shape[0], self.w.shape[0]
-        return np.array([self.acc[b * C // nb:(b + 1) * C // nb, 1].sum() for b in range(nb)])
-
+    def steps_per_block(self) -> np.ndarray:
+        """Counted steps of each observer block of chains (blocks as the histogram's)."""
+        nb, C = self.observers[0].state()["_acc"].shape[0], self.w.shape[0]
+        sizes = [(b + 1) * C // nb - b * C // nb for b in range(nb)]
+        return np.array(sizes, dtype=float) * (self.n_steps - self.burn)
 
 
 def _coarse(a, bins):

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FpsolveError
-from .datasets import as_dataset
+from .data.datasets import as_dataset
 from .estimators import entropy_production_windows
-from .models import GradientModel, RegressionNetwork
-from .schedules import minibatch_indices
-from .sgd import sgd
+from .models.gradient import GradientModel, RegressionNetwork
+from .dynamics.schedules import minibatch_indices
+from .dynamics.sgd import sgd
 from .theory import empirical_diffusion, find_minimum, gaussian_theory, minibatch_diffusion
 from .wor import wor_epoch_statistics
 
@@ -79,7 +79,7 @@ def regression_problem(data, *, batch_size: int = 10, hidden: int = 2, s: float 
     Examples
     --------
     >>> from fpsolve.learning import paper_regression
-    >>> from fpsolve.learning.experiments import regression_problem
+    >>> from fpsolve.learning.studies import regression_problem
     >>> p = regression_problem(paper_regression(0))
     >>> p.minimum.converged, p.w.shape
     (True, (7,))
@@ -125,7 +125,7 @@ def step_entropy_forms(theory, forms=("exact", "midpoint", "prepoint")) -> dict:
     --------
     >>> import numpy as np
     >>> from fpsolve.learning.theory import gaussian_theory
-    >>> from fpsolve.learning.experiments import step_entropy_forms
+    >>> from fpsolve.learning.studies import step_entropy_forms
     >>> th = gaussian_theory(np.diag([1.0, 2.0]), [[0.01, 0.005], [0.005, 0.02]], 0.1)
     >>> K, c = step_entropy_forms(th)["prepoint"]
     >>> K.shape, round(c, 12)   # the constant is -eta tr H

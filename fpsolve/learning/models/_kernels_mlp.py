@@ -1,4 +1,4 @@
-"""Numba kernels of the one-hidden-layer tanh classifier (:mod:`fpsolve.learning.mlp`).
+"""Numba kernels of the one-hidden-layer tanh classifier (:mod:`fpsolve.learning.models.mlp`).
 
 Parameters ``w`` are ``W1 (nh, nf)`` row-major, ``b1 (nh,)``, ``W2 (kc, nh)`` row-major,
 ``b2 (kc,)``; inputs ``x (N, nf)``, integer labels ``y (N,)``.  Hidden units
@@ -6,8 +6,8 @@ Parameters ``w`` are ``W1 (nh, nf)`` row-major, ``b1 (nh,)``, ``W2 (kc, nh)`` ro
 ``l_i = a [CE_i + c |w|^2]`` with ``CE_i = logsumexp(z) - z_{y_i}``.  ``tmp`` is a scratch
 vector of ``2 nh + kc`` floats (hidden values, logits, hidden deltas).
 
-The SGD loop reuses the schedules and the update of :mod:`fpsolve.learning._kernels`, so a
-chain draws exactly the batches and noise of :func:`fpsolve.learning.sgd` for the same key.
+SGD, the samplers and the slice runs call :func:`mlp_batch` from the one chain loop of
+:mod:`fpsolve.learning.dynamics._kernels`; labels may be integers or exact floats.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ import math
 
 import numpy as np
 
-from .._numba import jit_parallel, jit_serial, prange
-from ._kernels import BAD_LOSS, BAD_PARAMS, fast_tanh, release_batch, select_batch, sgd_update
+from ..._numba import jit_parallel, jit_serial, prange
+from ._kernels import fast_tanh
 
 __all__ = [
     "add_sample_gradient",
     "batch_gradient",
     "forward",
     "sample_gradients",
-    "sgd_chain",
-    "sgd_chunk",
+    "mlp_batch",
     "stacked_sample_gradients",
-    "step_gradient",
 ]
 
 
@@ -78,11 +76,11 @@ def add_sample_gradient(w, xi, lab, nh, kc, tmp, out):
 @jit_serial
 def batch_gradient(w, x, y, idx, start, b, nh, kc, a, c, tmp, out):
     """Gradient of ``mean_j l_{idx[j]}``, ``j in [start, start + b)``, into ``out``; return
-    the minibatch loss (as :func:`fpsolve.learning._kernels.batch_gradient`)."""
+    the minibatch loss (as :func:`fpsolve.learning.models._kernels.batch_gradient`)."""
     out[:] = 0.0
     loss = 0.0
     for j in range(start, start + b):
-        loss += add_sample_gradient(w, x[idx[j]], y[idx[j]], nh, kc, tmp, out)
+        loss += add_sample_gradient(w, x[idx[j]], int(y[idx[j]]), nh, kc, tmp, out)
     reg, scale = 0.0, a / b
     for q in range(w.size):
         reg += w[q] * w[q]
@@ -107,36 +105,8 @@ def stacked_sample_gradients(ws, x, y, nh, kc, a, c, out):
         sample_gradients(ws[r], x, y, nh, kc, a, c, np.empty(2 * nh + kc), out[r])
 
 
-@jit_serial
-def step_gradient(x, y, nh, kc, a, c, key, wor, b, chain, t, first, w, pool, tmp, grad):
-    """Minibatch gradient of step ``t`` (the batch of :func:`fpsolve.learning.sgd`)."""
-    start = select_batch(key, wor, chain, t, first, x.shape[0], b, pool)
-    loss = batch_gradient(w, x, y, pool, start, b, nh, kc, a, c, tmp, grad)
-    release_batch(wor, x.shape[0], b, pool)
-    return loss
-
-
-@jit_serial
-def sgd_chain(x, y, nh, kc, a, c, key, wor, b, eta, amp, max_loss, step0, n_steps, every,
-              chain, w, traj, pool, tmp, grad, status):
-    """One chain, as :func:`fpsolve.learning._kernels.sgd_chain` (same ``status`` codes)."""
-    for t in range(step0, step0 + n_steps):
-        loss = step_gradient(x, y, nh, kc, a, c, key, wor, b, chain, t, t == step0, w, pool,
-                             tmp, grad)
-        if not loss <= max_loss:
-            status[0], status[1], status[2] = BAD_LOSS, t, loss
-            return
-        if not sgd_update(key, chain, t, eta, amp, grad, w):
-            status[0], status[1], status[2] = BAD_PARAMS, t + 1, loss
-            return
-        if (t + 1) % every == 0:
-            traj[(t + 1) // every, :] = w
-
-
-@jit_parallel
-def sgd_chunk(x, y, nh, kc, a, c, key, wor, b, eta, amp, max_loss, step0, n_steps, every, w,
-              traj, pool, tmp, grad, status):
-    """All chains (``prange``) of one chunk: ``w (C, d)``, ``traj (n_saved, C, d)``."""
-    for ch in prange(w.shape[0]):
-        sgd_chain(x, y, nh, kc, a, c, key, wor, b, eta, amp, max_loss, step0, n_steps, every,
-                  ch, w[ch], traj[:, ch], pool[ch], tmp[ch], grad[ch], status[ch])
+# Compiled with the signature of the model dispatch on first use (models.dispatch).
+def mlp_batch(w, x, y, idx, start, b, theta, tmp, out):
+    """:func:`batch_gradient` with ``theta = (a, c, hidden, n_classes)`` and float labels."""
+    return batch_gradient(w, x, y, idx, start, b, int(theta[2]), int(theta[3]), theta[0],
+                          theta[1], tmp, out)

@@ -1,0 +1,186 @@
+"""The one chain loop of SGD, the samplers and the slice runs, with the minibatch schedules.
+
+A step of chain ``c`` at global step ``t`` is
+
+    w <- w - eta g_t + amp zeta_t        (on the parameters ``free``),
+
+where ``g_t`` is the gradient estimate of the schedule ``mode`` (``WR``: ``B`` distinct indices
+drawn afresh; ``WOR``: one shuffle per epoch of ``R = N // B`` disjoint batches; ``PALINDROME``:
+WOR epochs in pairs, the second walking the batches of the first in reverse order; ``FULL``:
+all ``N`` samples), optionally with a control variate (``cv``: ``g + gbar - mean_batch
+gref``), computed by the model's batch function ``grad_fn``
+(:mod:`fpsolve.learning.models.dispatch`).  ``zeta_t`` are the normals of
+``(key, c, t)`` (:mod:`fpsolve._random`); with ``lm`` the noise is
+``amp (zeta_t + zeta_{t+1}) / 2`` (Leimkuhler-Matthews).  Every draw is a pure function of
+``(key, chain, step)``, so nothing depends on threads, chunks or resuming.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..._numba import jit_serial, jit_typed, prange, types
+from ..._random import INDEX_TAG, SHUFFLE_TAG, index_block, index_draw, normal_pair
+from ..models.dispatch import BATCH_TYPE, DATA_X, DATA_Y
+
+__all__ = ["BAD_LOSS", "BAD_PARAMS", "FULL", "OK", "PALINDROME", "WOR", "WR", "cv_correction",
+           "fill_batches", "langevin_update", "release_batch", "run_chain", "run_chains",
+           "select_batch", "wor_shuffle", "wr_select"]
+
+WR, WOR, FULL, PALINDROME = 0, 1, 2, 3
+OK, BAD_LOSS, BAD_PARAMS = 0, 1, 2
+
+
+# ----------------------------------------------------------------------------- schedules
+@jit_serial
+def wr_select(key, chain, step, n, b, pool):
+    """WR batch of ``step``: partial Fisher-Yates on the identity ``pool[:n]`` -> ``pool[:b]``;
+    the swap partners go to ``pool[n:n + b]`` for :func:`release_batch`."""
+    words = index_block(key, INDEX_TAG, 0, chain, step)
+    for j in range(b):
+        if j % 4 == 0 and j > 0:
+            words = index_block(key, INDEX_TAG, j // 4, chain, step)
+        r = j + index_draw(words[j % 4], n - j)
+        pool[n + j] = r
+        pool[j], pool[r] = pool[r], pool[j]
+
+
+@jit_serial
+def wor_shuffle(key, chain, epoch, n, pool):
+    """Uniform permutation of epoch ``epoch`` in ``pool[:n]`` (Fisher-Yates of the identity)."""
+    for i in range(n):
+        pool[i] = i
+    words = index_block(key, SHUFFLE_TAG, 0, chain, epoch)
+    for j in range(n - 1):
+        if j % 4 == 0 and j > 0:
+            words = index_block(key, SHUFFLE_TAG, j // 4, chain, epoch)
+        r = j + index_draw(words[j % 4], n - j)
+        pool[j], pool[r] = pool[r], pool[j]
+
+
+@jit_serial
+def select_batch(key, mode, chain, t, first, n, b, pool):
+    """Put the batch of step ``t`` in ``pool``; return where it starts (``pool[start:start+b]``).
+
+    WOR reshuffles at each epoch start and at the ``first`` step of a call (a permutation is a
+    pure function of its epoch); PALINDROME epochs ``2e`` and ``2e + 1`` share permutation ``e``,
+    the second in reverse batch order; FULL uses the identity; WR needs :func:`release_batch`.
+    """
+    if mode == WR:
+        wr_select(key, chain, t, n, b, pool)
+        return 0
+    if mode == FULL:
+        return 0
+    nb = n // b
+    k, epoch = t % nb, t // nb
+    if mode == WOR:
+        if k == 0 or first:
+            wor_shuffle(key, chain, epoch, n, pool)
+        return k * b
+    if (k == 0 and epoch % 2 == 0) or first:
+        wor_shuffle(key, chain, epoch // 2, n, pool)
+    return (k if epoch % 2 == 0 else nb - 1 - k) * b
+
+
+@jit_serial
+def release_batch(mode, n, b, pool):
+    """Undo :func:`wr_select` (WR): ``pool[:n]`` is the identity again; nothing otherwise."""
+    for j in range(b - 1 if mode == WR else -1, -1, -1):
+        r = pool[n + j]
+        pool[j], pool[r] = pool[r], pool[j]
+
+
+@jit_serial
+def fill_batches(key, mode, chain, step0, n, b, pool, out):
+    """``out[s]`` = the batch of step ``step0 + s``, exactly as :func:`run_chain` draws it."""
+    for s in range(out.shape[0]):
+        start = select_batch(key, mode, chain, step0 + s, s == 0, n, b, pool)
+        out[s, :] = pool[start:start + b]
+        release_batch(mode, n, b, pool)
+
+
+# ----------------------------------------------------------------------------- one step
+@jit_serial
+def cv_correction(gref, gbar, idx, start, b, grad):
+    """``grad += gbar - mean_{j in [start, start + b)} gref[idx[j]]`` (control variate)."""
+    for q in range(grad.size):
+        s = 0.0
+        for j in range(start, start + b):
+            s += gref[idx[j], q]
+        grad[q] += gbar[q] - s / b
+
+
+@jit_serial
+def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
+    """``w[free] -= eta grad[free]``, plus ``amp zeta_t`` (``lm``: ``amp (zeta_t + zeta_{t+1})
+    / 2``) on every parameter when ``amp > 0``; False if a parameter is not finite."""
+    for q in free:
+        w[q] -= eta * grad[q]
+    d = w.size
+    for m in range((d + 1) // 2 if amp > 0.0 else 0):
+        z0, z1 = normal_pair(key, zt, chain, t, m, scratch)
+        if lm:
+            n0, n1 = normal_pair(key, zt, chain, t + 1, m, scratch)
+            z0, z1 = 0.5 * (z0 + n0), 0.5 * (z1 + n1)
+        w[2 * m] += amp * z0
+        if 2 * m + 1 < d:
+            w[2 * m + 1] += amp * z1
+    for q in free:
+        if not math.isfinite(w[q]):
+            return False
+    return True
+
+
+@jit_serial
+def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
+              n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv, grad, scratch,
+              status):
+    """Advance one chain from global step ``step0``; stop at divergence.
+
+    After global step ``s = k every``, ``out[k - row0] = w`` when that row exists.
+    ``status = (code, step, loss)``: ``BAD_LOSS`` when the minibatch loss at ``w_step`` is not
+    ``<= max_loss``, ``BAD_PARAMS`` when ``w_{step+1}`` is not finite.
+    """
+    n, nb = x.shape[0], x.shape[0] if mode == FULL else b
+    for t in range(step0, step0 + n_steps):
+        start = select_batch(key, mode, chain, t, t == step0, n, b, pool)
+        loss = grad_fn(w, x, y, pool, start, nb, theta, tmp, grad)
+        if cv:
+            cv_correction(gref, gbar, pool, start, b, grad)
+        release_batch(mode, n, b, pool)
+        if not loss <= max_loss:
+            status[0], status[1], status[2] = BAD_LOSS, t, loss
+            return
+        if not langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
+            status[0], status[1], status[2] = BAD_PARAMS, t + 1, loss
+            return
+        r = (t + 1) // every - row0
+        if (t + 1) % every == 0 and 0 <= r < out.shape[0]:
+            out[r, :] = w
+
+
+_F1, _F2, _F3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
+_I8, _F8, _B = types.int64, types.float64, types.boolean
+_CHAINS = types.void(BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F2, _I8, _I8, _F8,
+                     _F8, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2, _F3,
+                     types.int64[:, ::1], _F2, _F2, types.uint64[:, :, ::1], _F2)
+
+
+def _run_chains(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
+                n_steps, every, row0, gref, gbar, cv, w, out, pool, tmp, grad, scratch, status):
+    """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``."""
+    for ch in prange(w.shape[0]):
+        run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
+                  n_steps, every, row0, ch, w[ch], out[:, ch], pool[ch], tmp[ch], gref, gbar,
+                  cv, grad[ch], scratch[ch], status[ch])
+
+
+_compiled = []
+
+
+def run_chains(*args):
+    """:func:`_run_chains` compiled for its explicit signature on first use (a model function
+    typed by signature keeps it cacheable; see :mod:`fpsolve.learning.models.dispatch`)."""
+    if not _compiled:
+        _compiled.append(jit_typed(_CHAINS, parallel=True)(_run_chains))
+    _compiled[0](*args)
