@@ -28,9 +28,16 @@ RESULT_CLASSES = (
     ("fpsolve.stochastic.trajectories", "TrajectoryResult"),
     ("fpsolve.stochastic.entropy", "StochasticEntropyResult"),
     ("fpsolve.stochastic.fluctuation", "FluctuationTestResult"),
-    ("fpsolve.learning.sgd", "SGDResult"), ("fpsolve.learning.dynamics.samplers", "SampleResult"),
+    ("fpsolve.learning.dynamics.sgd", "SGDResult"),
+    ("fpsolve.learning.dynamics.samplers", "SampleResult"),
     ("fpsolve.learning.slices.runs", "SliceSGDResult"),
 )
+
+#: Module paths of result classes in files written before the learning layers (fpsolve 0.1.0),
+#: read as their new homes.
+MOVED_RESULT_MODULES = {"fpsolve.learning.sgd": "fpsolve.learning.dynamics.sgd",
+                        "fpsolve.learning.samplers": "fpsolve.learning.dynamics.samplers",
+                        "fpsolve.learning.slice_sgd": "fpsolve.learning.slices.runs"}
 
 _FORMAT_NAME = "fpsolve-result"
 _SCALARS = (type(None), bool, int, float, str)
@@ -113,7 +120,8 @@ def _result_class(header: dict, path: Path):
                            f"{version} by fpsolve {header.get('fpsolve_version')}; this fpsolve "
                            f"({_fpsolve_version()}) reads versions up to {FORMAT_VERSION}: "
                            "upgrade fpsolve")
-    key = (header.get("module"), header.get("name"))
+    module = header.get("module")
+    key = (MOVED_RESULT_MODULES.get(module, module), header.get("name"))
     if key not in RESULT_CLASSES:
         raise FpsolveError(f"path: {str(path)!r} holds an unknown result class "
                            f"{key[0]}.{key[1]}; known: "

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from fpsolve.errors import FpsolveError
+from fpsolve.learning.models import _kernels
 from fpsolve.learning import (
     Dataset,
     LinearRegression,
     RegressionNetwork,
     SoftmaxRegression,
-    _kernels,
     paper_regression,
 )
 

@@ -20,7 +20,6 @@ from fpsolve import _numba
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import (LinearRegression, RegressionNetwork, find_minimum,
                               minibatch_diffusion, minibatch_indices, paper_regression)
-from fpsolve.learning import _kernels_slice
 from fpsolve.linear import stationary_covariance
 from fpsolve.learning.slices import slice_sgd, total_variation
 from fpsolve.learning.slices import SliceProblem, sgd_fokker_planck, slice_drift_diffusion
@@ -286,18 +285,6 @@ def test_results_do_not_depend_on_thread_count():
     many = slice_sgd(model, data, prob, **kw)
     np.testing.assert_array_equal(one.counts, many.counts)  # fixed blocks: bit-identical
     np.testing.assert_array_equal(one.entropy, many.entropy)
-
-
-def test_interpolate_kernel_against_reference():
-    _, _, prob = linear_problem(n_cells=16)
-    g = prob.grid
-    table = np.random.default_rng(0).normal(size=g.shape)
-    lo, hi = np.array(g.bounds).T
-    pts = lo + (hi - lo) * np.random.default_rng(1).uniform(-0.1, 1.1, size=(50, 2))
-    out = np.empty(50)
-    geo = np.array([g.bounds[0][0], g.spacing[0], g.bounds[1][0], g.spacing[1]])
-    _kernels_slice.interpolate(table.ravel(), pts, geo, np.array(g.shape), out)
-    np.testing.assert_allclose(out, ref_bilinear(table, pts, g), rtol=1e-13, atol=1e-14)
 
 
 # --------------------------------------------------------------------------- statistics

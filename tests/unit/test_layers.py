@@ -33,6 +33,8 @@ RANKS = {
     "_version": 0,    # __version__ alone, so that io and cli need not import the package root
     "_numba": 1,      # the only module importing numba (jit policy, Philox): kernels of every layer
     "_progress": 1,   # tqdm progress bars of the solvers and the learning drivers
+    "_random": 1.5,   # keys, the counter layout and the one normal transform (uses _numba)
+    "_runs": 1.7,     # the one run engine of every trajectory driver (uses _progress, _random)
     # the layer order of DESIGN.md section 2
     "linear": 2,
     "grids": 3,

@@ -8,7 +8,7 @@ posterior of the softmax likelihood under a Gaussian prior of precision ``N lam`
 Gradients (per sample, per minibatch, full) run on the numba kernels of
 :mod:`fpsolve.learning.models._kernels_mlp`.  The exact Hessian and Hessian-vector products are
 NumPy: per-sample Jacobians have Kronecker structure, so the Gauss-Newton part is assembled from
-small GEMMs over the samples instead of one ``(N K, d)`` product (Notes of :meth:`hessian`).  Minibatch
+small GEMMs over the samples instead of one ``(N K, d)`` product (Notes of :meth:`hessian`).
 SGD (plain, SGLD, SGWORLD), the samplers and slice runs take it like every model
 (:meth:`MLPClassifier.chain_kernel`).
 """
