@@ -16,10 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DiffusionError, ModelError
-from .lyapunov import _symmetric
+import scipy.linalg as sla
+
+from .lyapunov import _cholesky, _symmetric
 
 __all__ = ["diagonal_lyapunov", "diagonal_stein", "symmetric_stationary_covariance",
-           "symmetric_discrete_stationary_covariance", "orthogonal_complement"]
+           "symmetric_discrete_stationary_covariance", "symmetric_chain_entropy_production",
+           "diagonal_chain_entropy_production", "orthogonal_complement"]
 
 # Orthonormality of a basis, relative: columns from an SVD or QR are orthonormal to ~d ulps.
 _ORTHO_TOL = 1e-8
@@ -190,6 +193,68 @@ def symmetric_discrete_stationary_covariance(M, Q) -> np.ndarray:
     return _back(V, diagonal_stein(mu, V.T @ Q @ V))
 
 
+def symmetric_chain_entropy_production(M, Q, S) -> float:
+    """Mean entropy production per step of the chain ``x' = M x + xi`` with symmetric ``M``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d, d)
+        Symmetric stable map (``I - eta H`` for SGD).
+    Q : array_like, shape (d, d)
+        Noise covariance ``Cov(xi)``, symmetric positive definite.
+    S : array_like, shape (d, d)
+        Stationary covariance (:func:`symmetric_discrete_stationary_covariance`).
+
+    Returns
+    -------
+    float
+        ``<ln P(x'|x) p(x) / (P(x|x') p(x'))> = (tr(Q^-1 R) - d) / 2`` (k_B per step).
+
+    Notes
+    -----
+    The reverse step is ``x = M x' + r`` with ``r = (I - M^2) x - M xi``, ``R = E[r r^T] =
+    (I - M^2) S (I - M^2) + M Q M``; the Gaussian log ratio averages to the formula.  Zero at
+    detailed balance (``M`` and ``Q`` commute: ``R = Q``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpsolve.linear import symmetric_chain_entropy_production
+    >>> round(symmetric_chain_entropy_production(0.5 * np.eye(2), np.eye(2),
+    ...                                          np.eye(2) / 0.75), 12)
+    0.0
+    """
+    M = _symmetric("M", M, None, ModelError)
+    Q = _symmetric("Q", Q, M.shape[0], DiffusionError)
+    P = np.eye(M.shape[0]) - M @ M
+    R = P @ _symmetric("S", S, M.shape[0], ModelError) @ P + M @ Q @ M
+    L = _cholesky("Q", Q, DiffusionError)
+    return 0.5 * (float(np.trace(sla.cho_solve((L, True), R))) - M.shape[0])
+
+
+def diagonal_chain_entropy_production(mu, Q, S) -> float:
+    """:func:`symmetric_chain_entropy_production` for diagonal ``M = diag(mu)`` (entrywise ``R``).
+
+    ``mu (d,)``, ``Q (d, d)`` symmetric positive definite, ``S (d, d)``; returns
+    ``(sum_ij (Q^-1)_ij R_ij - d) / 2`` with ``R_ij = p_i S_ij p_j + mu_i Q_ij mu_j``,
+    ``p = 1 - mu^2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpsolve.linear import diagonal_chain_entropy_production, diagonal_stein
+    >>> mu, Q = np.array([0.9, 0.5]), np.array([[1.0, 0.3], [0.3, 1.0]])
+    >>> round(diagonal_chain_entropy_production(mu, Q, diagonal_stein(mu, Q)), 6)
+    0.028771
+    """
+    mu = _rates("mu", mu, lambda v: np.abs(v) < 1, "of modulus below 1")
+    Q = _symmetric("Q", Q, mu.size, DiffusionError)
+    Qi = sla.cho_solve((_cholesky("Q", Q, DiffusionError), True), np.eye(mu.size))
+    p = 1.0 - mu**2
+    R = p[:, None] * _symmetric("S", S, mu.size, ModelError) * p[None, :] + np.outer(mu, mu) * Q
+    return 0.5 * (float(np.sum(Qi * R)) - mu.size)
+
+
 def orthogonal_complement(Z) -> np.ndarray:
     """Orthonormal basis of the orthogonal complement of the columns of ``Z``.
 
@@ -211,14 +276,9 @@ def orthogonal_complement(Z) -> np.ndarray:
     >>> P.shape, bool(abs(P[0, 0] + P[1, 0]) < 1e-15)
     ((2, 1), True)
     """
-    Z = np.asarray(Z, dtype=float)
-    if Z.ndim != 2 or Z.shape[1] > Z.shape[0] or not np.all(np.isfinite(Z)):
-        raise ModelError(f"Z: expected finite orthonormal columns of shape (d, m <= d), got "
-                         f"shape {Z.shape}")
+    Z = _orthonormal("Z", Z, empty=True)
     if not Z.shape[1]:
         return np.eye(Z.shape[0])
-    if np.abs(Z.T @ Z - np.eye(Z.shape[1])).max() > _ORTHO_TOL:
-        raise ModelError("Z: expected orthonormal columns (Z^T Z = I)")
     return np.linalg.svd(Z, full_matrices=True)[0][:, Z.shape[1]:]
 
 
@@ -228,6 +288,17 @@ def _rates(name, v, ok, what) -> np.ndarray:
     if v.ndim != 1 or not np.all(np.isfinite(v)) or not np.all(ok(v)):
         raise ModelError(f"{name}: expected a finite vector of shape (d,) with entries {what}")
     return v
+
+
+def _orthonormal(name, P, d=None, *, empty=False) -> np.ndarray:
+    """Validated ``(d, m)`` array with orthonormal columns (``m = 0`` only if ``empty``)."""
+    P = np.asarray(P, dtype=float)
+    if (P.ndim != 2 or (d is not None and P.shape[0] != d) or P.shape[1] > P.shape[0]
+            or P.shape[1] < (0 if empty else 1) or not np.all(np.isfinite(P))
+            or np.abs(P.T @ P - np.eye(P.shape[1])).max(initial=0.0) > _ORTHO_TOL):
+        raise ModelError(f"{name}: expected finite orthonormal columns of shape "
+                         f"({d or 'd'}, m <= d), got shape {P.shape}")
+    return P
 
 
 def _back(V, S) -> np.ndarray:

@@ -6,7 +6,8 @@ import pytest
 import scipy.linalg as sla
 
 from fpsolve.errors import DiffusionError, ModelError
-from fpsolve.linear import (diagonal_lyapunov, diagonal_stein, discrete_stationary_covariance,
+from fpsolve.linear import (diagonal_chain_entropy_production, diagonal_lyapunov, diagonal_stein,
+                            discrete_stationary_covariance, symmetric_chain_entropy_production,
                             orthogonal_complement, stationary_covariance,
                             symmetric_discrete_stationary_covariance,
                             symmetric_stationary_covariance)
@@ -90,3 +91,18 @@ GOOD = np.eye(2)
 def test_bad_inputs_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_chain_entropy_production_diagonal_equals_general_and_vanishes_at_balance():
+    A, Q = _problem(12, 8, spread=20.0)
+    M = np.eye(12) + 0.05 * A                    # eta lambda in [0.05, 1]
+    S = symmetric_discrete_stationary_covariance(M, Q)
+    ep = symmetric_chain_entropy_production(M, Q, S)
+    mu, V = np.linalg.eigh(M)
+    diag = diagonal_chain_entropy_production(mu, V.T @ Q @ V, V.T @ S @ V)
+    # the same trace in two bases: round-off of O(d^3) products on O(1/(1 - mu)) entries
+    assert ep > 0 and abs(diag - ep) < 1e4 * EPS * 12
+    # Q commuting with M: detailed balance, zero up to round-off of tr(Q^-1 R) ~ d
+    Qc = (V * np.linspace(1.0, 2.0, 12)) @ V.T
+    Sc = symmetric_discrete_stationary_covariance(M, Qc)
+    assert abs(symmetric_chain_entropy_production(M, Qc, Sc)) < 1e3 * EPS * 12
