@@ -215,21 +215,19 @@ def _stationary_moments(s, model, data, eta, batch_size, record, n_perm, n_group
     n_g = _count("n_perm", n_perm, 2 * G) // G
     mean, cov, (rep_m, rep_c) = _wor_moments(lin, eta, b, as_key(rng), n_g, G, cv, record)
     return StationaryMoments(lin.w + mean, cov, "monte carlo", (lin.w + rep_m, rep_c),
-                             n_perm=n_g * G,
-                             control_variates=cv, **common)
+                             n_perm=n_g * G, control_variates=cv, **common)
 
 
 def _rule_stationary_moments(s, r, model, data, eta, batch_size, record, n_perm, n_groups, rng,
                              control_variates, w_star) -> StationaryMoments:
     """:func:`stationary_moments` of a step rule beyond Euler (:mod:`.sampler_schemes`)."""
-    lin = linearize(s, model, data, w_star=w_star)
-    eta = _step_size(eta)
+    lin, eta = linearize(s, model, data, w_star=w_star), _step_size(eta)
     if record != "epoch":
         raise FpsolveError(f"record: the moments of rule {r} are computed at epoch ends only; "
                            f"expected 'epoch', got {record!r}")
     b, R = check_rule_batch(r, batch_size, lin.q.shape[0])
-    name = f"{s.name}[{r.schedule}, noise={r.noise}, step={r.step}]"
-    common = dict(sampler=name, record=record, eta=eta, batch_size=b)
+    common = dict(sampler=f"{s.name}[{r.schedule}, noise={r.noise}, step={r.step}]",
+                  record=record, eta=eta, batch_size=b)
     if r.schedule == "full":
         return StationaryMoments(lin.w, full_gradient_covariance(lin.H, eta, r), "closed form",
                                  None, **common)
@@ -375,11 +373,8 @@ def _wor_moments(lin, eta, b, key, n_g, G, cv, record):
 def first_order_bias(sampler, model, data, *, batch_size: int | None = None,
                      w_star=None, rule=None) -> tuple[np.ndarray, np.ndarray]:
     """O(eta) coefficients ``(m1, X)``: stationary mean ``w* + eta m1``, covariance
-    ``H^-1 + eta X``, up to O(eta^2) (both recording modes of SGWORLD).
-
-    ``rule`` (a :class:`~.sampler_schemes.StepRule` or a dict of its fields) overrides the
-    sampler's schedule, noise and step; the general formula is
-    :func:`~.sampler_schemes.rule_first_order_bias`.
+    ``H^-1 + eta X``, up to O(eta^2) (both recording modes of SGWORLD; ``rule`` as for
+    :func:`stationary_moments`, general formula :func:`~.sampler_schemes.rule_first_order_bias`).
 
     Notes
     -----
@@ -395,11 +390,11 @@ def first_order_bias(sampler, model, data, *, batch_size: int | None = None,
     s = as_sampler(sampler)
     r = step_rule(s, rule=rule)
     lin = linearize(s, model, data, w_star=w_star)
-    N = lin.q.shape[0]
     if r.classical:
+        N = lin.q.shape[0]
         b, _ = _batch(s, batch_size, N, 3)
         if r.schedule == "wor" and N % b:
             raise ModelError(f"batch_size: the epoch theory needs B to divide N = {N}, got {b}")
     else:
-        b, _ = check_rule_batch(r, batch_size, N)
+        b, _ = check_rule_batch(r, batch_size, lin.q.shape[0])
     return rule_first_order_bias(lin, r, b)
