@@ -237,19 +237,23 @@ class EntropyProductionStream:
 
 
 def _medium(X, th: GaussianTheory, form: str) -> np.ndarray:
-    """Medium entropy of every step of ``X`` (n + 1 points) in the given form, shape (n, ...)."""
+    """Medium entropy of every step of ``X`` (n + 1 points), "midpoint" or "prepoint" form,
+    shape (n, ...); "exact" is :class:`_Kernel`'s."""
     x, x1 = X[:-1], X[1:]
-    if form == "exact":
-        M, Qinv = np.eye(th.H.shape[0]) - th.eta * th.H, np.linalg.inv(2.0 * th.D)
-        return 0.5 * (_quadratic(x - x1 @ M, Qinv) - _quadratic(x1 - x @ M, Qinv))  # M = M^T
     K = th.eta * th.H @ np.linalg.inv(th.D)  # F(x) . dx = -x^T K dx
     if form == "midpoint":
-        return -np.einsum("...i,ij,...j->...", 0.5 * (x + x1), K, x1 - x)
-    return -np.einsum("...i,ij,...j->...", x, K, x1 - x) - th.eta * np.trace(th.H)
+        return -np.sum(_times(0.5 * (x + x1), K) * (x1 - x), axis=-1)
+    return -np.sum(_times(x, K) * (x1 - x), axis=-1) - th.eta * np.trace(th.H)
 
 
 def _quadratic(v, P) -> np.ndarray:
-    return np.einsum("...i,ij,...j->...", v, P, v)
+    """``v . P v`` over the last axis for symmetric ``P`` (one matrix product, BLAS)."""
+    return np.sum(_times(v, P) * v, axis=-1)
+
+
+def _times(X, A) -> np.ndarray:
+    """``X @ A`` for ``X (..., d)`` as one 2-D product (a stacked ``@`` loops over the rows)."""
+    return (X.reshape(-1, X.shape[-1]) @ A).reshape(X.shape[:-1] + (A.shape[1],))
 
 
 class _Kernel:
@@ -276,14 +280,13 @@ class _Kernel:
 
     def step_and_system(self, X):
         """Per-step ``(x' - x) . A x`` ``(n, ...)`` and ``q(x) = x . B x`` ``(n + 1, ...)``."""
-        d = X.shape[-1]
-        U = (X.reshape(-1, d) @ self.AB).reshape(X.shape[:-1] + (2 * d,))
+        d, U = X.shape[-1], _times(X, self.AB)
         s = np.einsum("t...i,t...i->t...", X[1:] - X[:-1], U[:-1, ..., :d])
         return s, np.einsum("t...i,t...i->t...", X, U[..., d:])
 
     def check(self, X) -> None:
         """Refuse steps whose residual ``x' - M_s x`` does not match the noise ``Q_s``."""
-        z = _quadratic(X[1:] - X[:-1] @ self.M, self.Qi).ravel() / X.shape[-1]
+        z = _quadratic(X[1:] - _times(X[:-1], self.M), self.Qi).ravel() / X.shape[-1]
         ratio = z.mean()
         se = z.std() / np.sqrt(z.size) if z.size > 1 else np.inf
         if abs(np.log(ratio)) > np.log(_NOISE_FACTOR) and abs(ratio - 1) > _NOISE_Z * se:

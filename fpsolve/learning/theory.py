@@ -188,10 +188,10 @@ class GaussianTheory:
 
     def coordinates(self, W, center=None) -> np.ndarray:
         """``x = (W - center) @ basis`` for ``W (..., d_w)``; ``center`` default ``w`` (or 0)."""
-        W = np.asarray(W, dtype=float)
         c = self.w if center is None else np.asarray(center, dtype=float)
-        X = W if c is None else W - c
-        return X if self.basis is None else X @ self.basis
+        X = np.asarray(W, dtype=float) - (0.0 if c is None else c)
+        return X if self.basis is None else (X.reshape(-1, X.shape[-1]) @ self.basis).reshape(
+            X.shape[:-1] + (-1,))   # one 2-D product: a stacked @ loops over the rows
 
     def stationary_sample(self, n: int, rng=None) -> np.ndarray:
         """``n`` draws ``(n, d_w)`` of ``w* + basis x``, ``x ~ N(0, Sigma_disc)`` (stationary)."""
