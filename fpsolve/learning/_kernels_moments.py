@@ -10,6 +10,12 @@ For a quadratic loss with per-sample Hessians
 control variates ``T = sum_{j<k} H_k H_j``, ``J = sum_k k (H_k - H)`` and
 ``S = sum_{j<k} H_k q_j``, whose expectations are known in closed form.  The permutation of index
 ``j`` is the WOR shuffle of epoch ``perm0 + j`` of chain 0 under ``key``.
+
+:func:`scheme_epoch_maps` generalizes the map to the step rules of
+:mod:`fpsolve.learning.sampler_schemes`: ``A_k = I - eta H_k + alpha eta^2 H_k^2``,
+``u_k = -eta q_k + gamma eta^2 H_k q_k``, noise
+``2 eta (I - beta eta H_k / 4)^2 + zeta eta^3 H_k^2 / 2``, batches
+visited in a given ``order`` (palindromic schedules visit ``0 .. R-1, R-1 .. 0``).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from .._numba import jit_parallel, jit_serial, prange
 from .dynamics._kernels import wor_shuffle
 
 __all__ = ["batch_mean", "epoch_map", "epoch_maps", "matmul_add", "noise_step", "phase_moments",
-           "phase_sums"]
+           "phase_sums", "scheme_epoch_map", "scheme_epoch_maps"]
 
 
 # ----------------------------------------------------------------------------- epoch maps
@@ -128,3 +134,44 @@ def phase_moments(h, q, eta, b, key, perm0, m, s0, mu_sum, m_sum):
         pool = np.empty(n, dtype=np.int64)
         wor_shuffle(key, 0, perm0 + j, n, pool)
         phase_sums(h, q, eta, b, pool, m, s0, mu_sum[j], m_sum[j])
+
+
+# ----------------------------------------------------------------------------- step rules
+@jit_serial
+def scheme_epoch_map(h, q, hbar, eta, b, pool, order, coef, phi, ups, qn, t, jc, s):
+    """Map of the batch sequence ``order`` (batch ``k`` = ``pool[k b:(k + 1) b]``) under the
+    step rule ``coef = (alpha, gamma, beta, zeta)`` (module docstring).  Control variates:
+    ``t = sum_{a<c} H_c H_a + alpha sum_a H_a^2``, ``jc = sum_a a (H_a - H)``,
+    ``s = sum_{a<c} H_c q_a + gamma sum_a H_a q_a`` (``a``, ``c`` positions in ``order``).
+    """
+    d = q.shape[1]
+    alpha, gamma, beta = coef[0], coef[1], coef[2]
+    hk, qk, eye = np.empty(d * d), np.empty(d), np.eye(d)
+    hsum, qsum, hb = np.zeros((d, d)), np.zeros(d), hbar.reshape(d, d)
+    phi[:, :], ups[:], qn[:, :], t[:, :], jc[:, :], s[:] = eye, 0.0, 0.0, 0.0, 0.0, 0.0
+    for a in range(order.size):
+        batch_mean(h, pool, order[a] * b, b, hk)
+        batch_mean(q, pool, order[a] * b, b, qk)
+        hm = hk.reshape(d, d)
+        hh, hq = hm @ hm, hm @ qk
+        t += hm @ hsum + alpha * hh
+        s += hm @ qsum + gamma * hq
+        jc += a * (hm - hb)
+        A = eye - eta * hm + alpha * eta * eta * hh
+        G = eye - 0.25 * beta * eta * hm
+        phi[:, :] = A @ phi
+        ups[:] = A @ ups - eta * qk + gamma * eta * eta * hq
+        qn[:, :] = A @ qn @ A.T + 2.0 * eta * (G @ G.T) + 0.5 * coef[3] * eta**3 * hh
+        hsum += hm
+        qsum += qk
+
+
+@jit_parallel
+def scheme_epoch_maps(h, q, hbar, eta, b, key, perm0, order, coef, phi, ups, qn, t, jc, s):
+    """:func:`scheme_epoch_map` of the permutations of :func:`epoch_maps` (``prange``)."""
+    n = h.shape[0]
+    for j in prange(phi.shape[0]):
+        pool = np.empty(n, dtype=np.int64)
+        wor_shuffle(key, 0, perm0 + j, n, pool)
+        scheme_epoch_map(h, q, hbar, eta, b, pool, order, coef, phi[j], ups[j], qn[j], t[j],
+                         jc[j], s[j])

@@ -12,6 +12,9 @@ batch means of the per-sample Hessians ``h_i`` and of the per-sample gradient es
   no tractable closed form).
 * :func:`first_order_bias` -- the O(eta) coefficients of the stationary mean and covariance.
 
+Step rules beyond Euler (palindromic WOR schedules, Leimkuhler-Matthews noise, midpoint steps)
+are dispatched to :mod:`fpsolve.learning.sampler_schemes` (``rule=`` or sampler attributes).
+
 Derivations on docs/sgworld.md; the public names are also importable from
 :mod:`fpsolve.learning.posteriors`.
 """
@@ -21,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from .._numba import one_blas_thread
 from ..errors import FpsolveError, ModelError
@@ -32,6 +34,13 @@ from .dynamics.samplers import batch_layout as _batch
 from .._random import as_key
 from .models.minimum import find_minimum
 from .theory import _population_covariance
+from .sampler_schemes import (
+    check_rule_batch,
+    full_gradient_covariance,
+    rule_first_order_bias,
+    rule_moments,
+    step_rule,
+)
 
 __all__ = ["Linearization", "StationaryMoments", "first_order_bias", "linearize",
            "stationary_moments"]
@@ -113,7 +122,8 @@ class StationaryMoments:
 
 def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | None = None,
                        record: str = "epoch", n_perm: int = 2048, n_groups: int = 8, rng=0,
-                       control_variates: bool | None = None, w_star=None) -> StationaryMoments:
+                       control_variates: bool | None = None, w_star=None,
+                       rule=None) -> StationaryMoments:
     """Stationary mean and covariance of a sampler on a quadratic loss.
 
     Parameters
@@ -133,6 +143,12 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
         ``eta R lambda_max <= 0.5``).
     w_star : array_like, optional, keyword-only
         Start of the search for the minimum.
+    rule : StepRule or dict, optional, keyword-only
+        Schedule, noise and step (:func:`~.sampler_schemes.step_rule`; default: the sampler's
+        ``schedule``, ``noise`` and ``step`` attributes).  Rules other than Euler steps with
+        Euler noise on ``"full"``, ``"wr"`` or ``"wor"`` are computed by
+        :func:`~.sampler_schemes.rule_moments` (full gradient: closed form; WOR and palindromic
+        WOR: permutation Monte Carlo, epoch ends only).
 
     Returns
     -------
@@ -173,8 +189,13 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
     True
     """
     with one_blas_thread():
-        return _stationary_moments(as_sampler(sampler), model, data, eta, batch_size, record,
-                                   n_perm, n_groups, rng, control_variates, w_star)
+        s = as_sampler(sampler)
+        args = (model, data, eta, batch_size, record, n_perm, n_groups, rng, control_variates,
+                w_star)
+        r = step_rule(s, rule=rule)
+        if r.classical:
+            return _stationary_moments(s, *args)
+        return _rule_stationary_moments(s, r, *args)
 
 
 def _stationary_moments(s, model, data, eta, batch_size, record, n_perm, n_groups, rng,
@@ -197,8 +218,32 @@ def _stationary_moments(s, model, data, eta, batch_size, record, n_perm, n_group
     n_g = _count("n_perm", n_perm, 2 * G) // G
     mean, cov, (rep_m, rep_c) = _wor_moments(lin, eta, b, as_key(rng), n_g, G, cv, record)
     return StationaryMoments(lin.w + mean, cov, "monte carlo", (lin.w + rep_m, rep_c),
-                             n_perm=n_g * G,
-                             control_variates=cv, **common)
+                             n_perm=n_g * G, control_variates=cv, **common)
+
+
+def _rule_stationary_moments(s, r, model, data, eta, batch_size, record, n_perm, n_groups, rng,
+                             control_variates, w_star) -> StationaryMoments:
+    """:func:`stationary_moments` of a step rule beyond Euler (:mod:`.sampler_schemes`)."""
+    lin, eta = linearize(s, model, data, w_star=w_star), check_positive("eta", eta)
+    if record != "epoch":
+        raise FpsolveError(f"record: the moments of rule {r} are computed at epoch ends only; "
+                           f"expected 'epoch', got {record!r}")
+    b, R = check_rule_batch(r, batch_size, lin.q.shape[0])
+    common = dict(sampler=f"{s.name}[{r.schedule}, noise={r.noise}, step={r.step}]",
+                  record=record, eta=eta, batch_size=b)
+    if r.schedule == "full":
+        return StationaryMoments(lin.w, full_gradient_covariance(lin.H, eta, r), "closed form",
+                                 None, **common)
+    if r.schedule == "wr":
+        raise FpsolveError(f"rule: exact moments of WR batches with noise={r.noise!r}, "
+                           f"step={r.step!r} are not implemented (WOR and full only)")
+    lam = np.linalg.eigvalsh(lin.H)[-1]
+    cv = eta * R * lam <= _CV_LIMIT if control_variates is None else bool(control_variates)
+    G = _count("n_groups", n_groups, 2)
+    n_g = _count("n_perm", n_perm, 2 * G) // G
+    m, cov, (rep_m, rep_c) = rule_moments(lin, eta, b, r, as_key(rng), n_g, G, cv)
+    return StationaryMoments(lin.w + m, cov, "monte carlo", (lin.w + rep_m, rep_c),
+                             n_perm=n_g * G, control_variates=cv, **common)
 
 
 def _count(name, value, minimum) -> int:
@@ -329,9 +374,10 @@ def _wor_moments(lin, eta, b, key, n_g, G, cv, record):
 
 
 def first_order_bias(sampler, model, data, *, batch_size: int | None = None,
-                     w_star=None) -> tuple[np.ndarray, np.ndarray]:
+                     w_star=None, rule=None) -> tuple[np.ndarray, np.ndarray]:
     """O(eta) coefficients ``(m1, X)``: stationary mean ``w* + eta m1``, covariance
-    ``H^-1 + eta X``, up to O(eta^2) (both recording modes of SGWORLD).
+    ``H^-1 + eta X``, up to O(eta^2) (both recording modes of SGWORLD; ``rule`` as for
+    :func:`stationary_moments`, general formula :func:`~.sampler_schemes.rule_first_order_bias`).
 
     Notes
     -----
@@ -340,23 +386,18 @@ def first_order_bias(sampler, model, data, *, batch_size: int | None = None,
     ``Y = H - (kappa / 2) (C_hh H^-1 + H^-1 C_hh)`` with ``C_hh = mean_i dh_i dh_i``
     (SGWORLD: the gradient noise cancels over an epoch and the Hessian noise *lowers* the
     covariance); ``m1 = -(kappa / 2) H^-1 C_hq``, ``C_hq = mean_i dh_i q_i``, for SGWORLD and 0
-    otherwise.  ``kappa = (N - B) / (B (N - 1))``.  Derivation on docs/sgworld.md.
+    otherwise.  ``kappa = (N - B) / (B (N - 1))``.  Leimkuhler-Matthews noise removes the ``H``
+    in ``Y`` (ULA's discretization bias); the midpoint step on WOR batches removes all of ``Y``
+    and ``m1``.  Derivation on docs/sgworld.md.
     """
     s = as_sampler(sampler)
+    r = step_rule(s, rule=rule)
     lin = linearize(s, model, data, w_star=w_star)
-    (N, d), H, Sigma = lin.q.shape, lin.H, lin.cov
-    b, _ = _batch(s, batch_size, N, 3)
-    kappa, dh = (N - b) / (b * (N - 1)), lin.h - lin.H
-    m1, Y = np.zeros(d), H.copy()
-    if s.schedule == "wr":
-        Y = Y + kappa * (_population_covariance(lin.q) + np.einsum("nij,jk,nkl->il", dh, Sigma,
-                                                                     dh) / N)
-    elif s.schedule == "wor":
-        if N % b:
+    if r.classical:
+        N = lin.q.shape[0]
+        b, _ = _batch(s, batch_size, N, 3)
+        if r.schedule == "wor" and N % b:
             raise ModelError(f"batch_size: the epoch theory needs B to divide N = {N}, got {b}")
-        C_hh = np.einsum("nij,njk->ik", dh, dh) / N
-        Y = Y - 0.5 * kappa * (C_hh @ Sigma + Sigma @ C_hh)
-        m1 = -0.5 * kappa * Sigma @ (np.einsum("nij,nj->i", dh, lin.q) / N)
-    X = sla.solve_sylvester(H, H, Y)
-    return m1, 0.5 * (X + X.T)
-
+    else:
+        b, _ = check_rule_batch(r, batch_size, lin.q.shape[0])
+    return rule_first_order_bias(lin, r, b)

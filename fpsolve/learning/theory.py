@@ -17,19 +17,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from ..errors import DiffusionError, ModelError
-from ..linear import (circulation, discrete_entropy_production, discrete_stationary_covariance,
-                      stationary_covariance)
+from ..linear import (circulation, diagonal_chain_entropy_production, diagonal_lyapunov,
+                      diagonal_stein, discrete_entropy_production,
+                      discrete_stationary_covariance, stationary_covariance,
+                      symmetric_chain_entropy_production)
 from ..linear.lyapunov import _symmetric
+from ..linear.symmetric import _orthonormal
 from .._runs import check_count, check_positive
 from .dynamics.schedules import check_batch_size, minibatch_indices
 from .models.minimum import Minimum, as_vector as _vector, find_minimum
 from .models.minimum import model_array as _model_array
 
 __all__ = ["Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion",
-           "GaussianTheory", "gaussian_theory"]
+           "GaussianTheory", "gaussian_theory", "reduced_gaussian_theory"]
 
 _CHUNK = 2**20       # floats per temporary array in the sampling loops (8 MB)
 
@@ -109,6 +111,10 @@ class GaussianTheory:
     ``(eta / 2)(H S - S H)`` with either; ``entropy_production`` the mean per step
     ``-tr(C D^-1 C Sigma^-1)`` and ``entropy_production_exact`` that of the discrete chain
     (docs/sgd-theory.md), equal to leading order in ``eta``.
+
+    Matrices are in the coordinates ``x = (w - w*) @ basis`` (:meth:`coordinates`) with ``w*``
+    the minimum ``w (d_w,)`` and orthonormal ``basis (d_w, r)`` (None: the identity); a theory
+    with ``w`` None (built from bare matrices) takes its inputs as displacements ``w - w*``.
     """
 
     H: np.ndarray
@@ -120,9 +126,26 @@ class GaussianTheory:
     C_disc: np.ndarray
     entropy_production: float
     entropy_production_exact: float
+    w: np.ndarray | None = None
+    basis: np.ndarray | None = None
+
+    def coordinates(self, W, center=None) -> np.ndarray:
+        """``x = (W - center) @ basis`` for ``W (..., d_w)``; ``center`` default ``w`` (or 0)."""
+        c = self.w if center is None else np.asarray(center, dtype=float)
+        X = np.asarray(W, dtype=float) - (0.0 if c is None else c)
+        return X if self.basis is None else (X.reshape(-1, X.shape[-1]) @ self.basis).reshape(
+            X.shape[:-1] + (-1,))   # one 2-D product: a stacked @ loops over the rows
+
+    def stationary_sample(self, n: int, rng=None) -> np.ndarray:
+        """``n`` draws ``(n, d_w)`` of ``w* + basis x``, ``x ~ N(0, Sigma_disc)`` (stationary)."""
+        L = np.linalg.cholesky(self.Sigma_disc)
+        n = check_count("n", n, 1)
+        x = np.random.default_rng(rng).standard_normal((n, L.shape[0])) @ L.T
+        W = x if self.basis is None else x @ self.basis.T
+        return W if self.w is None else self.w + W
 
 
-def gaussian_theory(H, D, eta: float) -> GaussianTheory:
+def gaussian_theory(H, D, eta: float, *, w=None) -> GaussianTheory:
     """Covariances, circulation and entropy production of SGD linearized at a minimum.
 
     Parameters
@@ -132,6 +155,8 @@ def gaussian_theory(H, D, eta: float) -> GaussianTheory:
         (:func:`minibatch_diffusion`), both symmetric positive definite.
     eta : float
         Learning rate, with ``eta * max eig(H) < 2`` (stable map).
+    w : array_like, shape (d,), optional, keyword-only
+        The minimum ``w*``: estimators then center parameter trajectories there by default.
 
     Returns
     -------
@@ -164,16 +189,69 @@ def gaussian_theory(H, D, eta: float) -> GaussianTheory:
     C = circulation(H, Sigma, eta)
     return GaussianTheory(H, D, eta, Sigma, Sigma_disc, C, circulation(H, Sigma_disc, eta),
                           discrete_entropy_production(C, D, Sigma),
-                          _chain_entropy_production(M, 2.0 * D, Sigma_disc))
+                          symmetric_chain_entropy_production(M, 2.0 * D, Sigma_disc),
+                          None if w is None else _vector("w", w, H.shape[0]))
+
+
+def reduced_gaussian_theory(H, D, eta: float, *, w=None, basis=None) -> GaussianTheory:
+    """:func:`gaussian_theory` on a subspace, solved in the Hessian eigenbasis (fast, large d).
+
+    Parameters
+    ----------
+    H, D, eta, w
+        As for :func:`gaussian_theory`; ``D`` may be singular (infinite entropy productions).
+    basis : array_like, shape (d, r), optional, keyword-only
+        Orthonormal columns spanning the subspace (e.g. the complement of exactly noiseless
+        directions, :func:`~fpsolve.linear.orthogonal_complement`); default all of ``R^d``.
+
+    Returns
+    -------
+    GaussianTheory
+        In the coordinates ``x = (w - w*) @ T``, ``T = basis V`` (``r x r`` matrices, ``H``
+        diagonal with increasing eigenvalues ``lambda``); ``theory.basis`` is ``T``.
+
+    Notes
+    -----
+    With ``P^T H P = V diag(lambda) V^T`` the covariances are entrywise
+    (:func:`~fpsolve.linear.diagonal_lyapunov`, :func:`~fpsolve.linear.diagonal_stein`), so is
+    ``C_ij = (eta / 2)(lambda_i - lambda_j) Sigma_ij``, and the chain's entropy production
+    ``(tr(Q^-1 R) - r) / 2`` has ``R_ij = p_i Sigma_disc_ij p_j + mu_i Q_ij mu_j`` (``mu = 1 -
+    eta lambda``, ``p = 1 - mu^2``, ``Q = 2 D``): faster than :func:`gaussian_theory`'s Schur
+    solves (``benchmarks/bench_lyapunov.py``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpsolve.learning.theory import gaussian_theory, reduced_gaussian_theory
+    >>> H, D = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[0.01, 0.0], [0.0, 0.03]])
+    >>> r, g = reduced_gaussian_theory(H, D, 0.1), gaussian_theory(H, D, 0.1)
+    >>> bool(np.isclose(r.entropy_production_exact, g.entropy_production_exact, rtol=1e-10))
+    True
+    >>> np.allclose(r.basis @ r.Sigma_disc @ r.basis.T, g.Sigma_disc)  # back to w coordinates
+    True
+    """
+    eta, H = _eta(eta), _symmetric("H", H, None, ModelError)
+    D = _symmetric("D", D, H.shape[0], DiffusionError)
+    P = np.eye(H.shape[0]) if basis is None else _orthonormal("basis", basis, H.shape[0])
+    lam, V = np.linalg.eigh(P.T @ H @ P)
+    if lam[0] <= 0 or eta * lam[-1] >= 2:
+        raise ModelError(f"H, eta: expected a stable minimum on the basis, 0 < eta lambda < 2, "
+                         f"got eta lambda in [{eta * lam[0]:.6g}, {eta * lam[-1]:.6g}]")
+    T = P @ V
+    Dt = T.T @ D @ T
+    Dt, mu = 0.5 * (Dt + Dt.T), 1.0 - eta * lam
+    S, Sd = diagonal_lyapunov(eta * lam, Dt), diagonal_stein(mu, 2.0 * Dt)
+    C, Cd = (0.5 * eta * (lam[:, None] - lam[None, :]) * X for X in (S, Sd))
+    try:
+        ep = discrete_entropy_production(C, Dt, S)
+        ep_exact = diagonal_chain_entropy_production(mu, 2.0 * Dt, Sd)
+    except DiffusionError:   # D singular: the chain has no time reverse
+        ep = ep_exact = np.inf
+    return GaussianTheory(np.diag(lam), Dt, eta, S, Sd, C, Cd, ep, ep_exact,
+                          None if w is None else _vector("w", w, H.shape[0]), T)
 
 
 # ----------------------------------------------------------------------------- helpers
-def _chain_entropy_production(M, Q, S) -> float:
-    """``<ln P(x'|x) p(x) / (P(x|x') p(x'))>`` of ``x' = M x + N(0, Q)``, ``M = M^T``, stationary
-    ``N(0, S)``: ``(tr(Q^-1 E[r r^T]) - d) / 2``, ``r = x - M x' = (I - M^2) x - M xi``."""
-    P = np.eye(M.shape[0]) - M @ M
-    R = P @ S @ P.T + M @ Q @ M.T
-    return 0.5 * (float(np.trace(sla.solve(Q, R, assume_a="pos"))) - M.shape[0])
 
 
 def _sample_gradients(model, data, w) -> np.ndarray:

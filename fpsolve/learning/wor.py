@@ -4,8 +4,10 @@ Each epoch draws a uniform permutation of the ``N`` samples and takes ``R = N / 
 consecutive batches.  Expanding the epoch map in ``eta`` (``docs/sgd-theory.md``):
 
 * the batch gradients of an epoch add up to ``R grad L``, so the O(eta) noise cancels and the
-  epoch displacement fluctuates only at O(eta^2): its covariance, ``2 D_WOR``, scales as
-  ``eta^4`` (against ``eta^2`` with replacement);
+  epoch displacement fluctuates only at O(eta^2): the per-epoch diffusion matrix
+  ``D_epoch = Cov(epoch displacement) / 2`` (all orders, :attr:`EpochStatistics.diffusion`)
+  has the leading term ``D_eta4 = (eta^4 / 2) Cov(S)`` (:func:`wor_leading_diffusion`), against
+  ``eta^2`` with replacement;
 * its mean is, to O(eta^2), ``R`` gradient-descent steps on the effective loss
   ``L_eff = L + (eta / 4) (N - B) / (B (N - 1)) tr Sigma_g``, whose minimizer is the
   stationary mean of WOR SGD up to O(eta^2).
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 
 from ..errors import ModelError, SolverError
@@ -31,7 +35,7 @@ from .theory import (_CHUNK, _batch_size, _eta, _finite_population, _mean_cov,
                      _population_covariance, _sample_gradients, _vector)
 
 __all__ = ["wor_effective_loss", "wor_stationary_mean", "EpochStatistics",
-           "wor_epoch_statistics", "wor_diffusion"]
+           "wor_epoch_statistics", "wor_leading_diffusion", "wor_diffusion"]
 
 # Central-difference step relative to 1 + |w_k|: eps^(1/3) balances the O(h^2) truncation
 # against the O(eps / h) round-off of the per-sample gradients (exact for quadratic losses).
@@ -139,7 +143,7 @@ class EpochStatistics:
     ----------
     mean : ndarray, shape (d,)
     cov : ndarray, shape (d, d)
-        Sample covariance (``ddof=1``); the diffusion matrix per epoch is ``cov / 2``.
+        Sample covariance (``ddof=1``); :attr:`diffusion` is ``cov / 2``.
     n_perm : int
         Number of simulated epochs.
     replace : bool
@@ -150,6 +154,12 @@ class EpochStatistics:
     cov: np.ndarray
     n_perm: int
     replace: bool
+
+    @property
+    def diffusion(self) -> np.ndarray:
+        """``D_epoch = cov / 2 (d, d)``: the per-epoch diffusion matrix at this ``eta``, all
+        orders (its leading O(eta^4) term is :func:`wor_leading_diffusion`)."""
+        return 0.5 * self.cov
 
 
 def wor_epoch_statistics(model, data, w, *, eta: float, batch_size: int, n_perm: int,
@@ -206,9 +216,12 @@ def wor_epoch_statistics(model, data, w, *, eta: float, batch_size: int, n_perm:
     return EpochStatistics(mean, cov, n, bool(replace))
 
 
-def wor_diffusion(model, data, w, *, eta: float, batch_size: int, method: str = "sampled",
-                  n_perm: int = 4096, rng=None) -> np.ndarray:
-    """Leading O(eta^4) diffusion matrix per WOR epoch, ``D_WOR = Cov(epoch displacement) / 2``.
+def wor_leading_diffusion(model, data, w, *, eta: float, batch_size: int,
+                          method: str = "sampled", n_perm: int = 4096, rng=None) -> np.ndarray:
+    """Leading O(eta^4) term ``D_eta4`` of the per-epoch WOR diffusion matrix.
+
+    The per-epoch diffusion ``D_epoch = Cov(epoch displacement) / 2`` (all orders; simulated by
+    :func:`wor_epoch_statistics`, :attr:`EpochStatistics.diffusion`) is ``D_eta4 + O(eta^5)``.
 
     Parameters
     ----------
@@ -231,16 +244,16 @@ def wor_diffusion(model, data, w, *, eta: float, batch_size: int, method: str = 
 
     Returns
     -------
-    D_WOR : ndarray, shape (d, d)
+    D_eta4 : ndarray, shape (d, d)
 
     Examples
     --------
     >>> import numpy as np
     >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.wor import wor_diffusion
+    >>> from fpsolve.learning.wor import wor_leading_diffusion
     >>> m = SimpleNamespace(per_sample_gradients=lambda w, _: np.array([[1.0], [-1.0]]),
     ...                     hessian=lambda w, _: np.array([[2.0]]))
-    >>> wor_diffusion(m, None, [0.0], eta=0.1, batch_size=1, method="leading")
+    >>> wor_leading_diffusion(m, None, [0.0], eta=0.1, batch_size=1, method="leading")
     array([[0.0002]])
     """
     G = _sample_gradients(model, data, w)
@@ -259,6 +272,15 @@ def wor_diffusion(model, data, w, *, eta: float, batch_size: int, method: str = 
         before = np.cumsum(Gb, axis=1) - Gb                   # sum_{j<k} G_j
         S[start:start + chunk] = np.einsum("mkij,mkj->mi", Hb, before)
     return 0.5 * eta**4 * np.cov(S, rowvar=False).reshape(d, d)
+
+
+def wor_diffusion(*args, **kwargs) -> np.ndarray:
+    """Deprecated alias of :func:`wor_leading_diffusion` (the name ``D_WOR`` meant both
+    ``D_eta4`` and ``D_epoch``); it will be removed in the next release."""
+    warnings.warn("wor_diffusion is deprecated, use wor_leading_diffusion (the leading "
+                  "O(eta^4) term) or EpochStatistics.diffusion (all orders)", DeprecationWarning,
+                  stacklevel=2)
+    return wor_leading_diffusion(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- helpers

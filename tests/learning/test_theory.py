@@ -242,9 +242,9 @@ def test_area_velocity_estimates_the_circulation():
     eta = 0.1
     th = gaussian_theory(H2, eta**2 * D2, eta)
     X = linear_chain(H2, eta**2 * D2, eta, 200, 4000, np.random.default_rng(13))
-    A = area_velocity(X, mean=np.zeros(2))
+    A = area_velocity(X, center=np.zeros(2))
     assert np.array_equal(A, -A.T)
-    per_chain = np.array([area_velocity(X[:, c], mean=np.zeros(2))[0, 1] for c in range(200)])
+    per_chain = np.array([area_velocity(X[:, c], center=np.zeros(2))[0, 1] for c in range(200)])
     se = per_chain.std(ddof=1) / np.sqrt(per_chain.size * 20)  # 200 of 4000 chains sampled
     # exact relation to C_disc: 4 standard errors (false-failure rate 6e-5)
     assert abs(A[0, 1] - th.C_disc[0, 1]) < 4 * se

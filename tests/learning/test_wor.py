@@ -16,7 +16,7 @@ import pytest
 from fpsolve.errors import FpsolveError, ModelError
 from fpsolve.learning.theory import find_minimum, minibatch_diffusion
 from fpsolve.learning.wor import (wor_diffusion, wor_effective_loss, wor_epoch_statistics,
-                                  wor_stationary_mean)
+                                  wor_leading_diffusion, wor_stationary_mean)
 from test_theory import Quadratic, regression_data
 
 
@@ -152,13 +152,25 @@ def test_epoch_covariance_scales_as_eta4_without_and_eta2_with_replacement():
 
 
 @pytest.mark.parametrize("problem", [0, 1], ids=["quadratic", "tanh"])
-def test_wor_diffusion_is_the_exact_eta4_coefficient(problem):
+def test_wor_leading_diffusion_is_the_exact_eta4_coefficient(problem):
     model, data, w0 = small_problems()[problem]
     w, eta = find_minimum(model, data, w0).w, 1e-3
     cov = np.cov(exact_epoch(model, data, w, eta).T, bias=True)  # exact over all orders
-    D = wor_diffusion(model, data, w, eta=eta, batch_size=2, n_perm=20000, rng=5)
+    D = wor_leading_diffusion(model, data, w, eta=eta, batch_size=2, n_perm=20000, rng=5)
     # sampling error of the sampled Cov(S): ~sqrt(2 / 20000) = 1 %; O(eta) terms ~1.2 %
     assert np.allclose(2 * D, cov, rtol=0.05, atol=0.05 * np.abs(cov).max())
+
+
+def test_deprecated_wor_diffusion_alias_and_epoch_diffusion():
+    model = Centers()
+    data = np.random.default_rng(4).normal(size=(20, 3))
+    w, kwargs = find_minimum(model, data, np.ones(3)).w, dict(eta=1e-3, batch_size=4)
+    with pytest.warns(DeprecationWarning, match="wor_leading_diffusion"):
+        old = wor_diffusion(model, data, w, method="leading", **kwargs)
+    np.testing.assert_array_equal(old, wor_leading_diffusion(model, data, w, method="leading",
+                                                             **kwargs))
+    stats = wor_epoch_statistics(model, data, w, n_perm=50, rng=1, **kwargs)
+    np.testing.assert_array_equal(stats.diffusion, stats.cov / 2)   # a definition: exact
 
 
 def test_leading_term_and_zero_shift_for_identical_per_sample_hessians():
@@ -166,8 +178,8 @@ def test_leading_term_and_zero_shift_for_identical_per_sample_hessians():
     data = np.random.default_rng(4).normal(size=(20, 3))
     w = find_minimum(model, data, np.ones(3)).w
     kwargs = dict(eta=1e-3, batch_size=4)
-    leading = wor_diffusion(model, data, w, method="leading", **kwargs)
-    sampled = wor_diffusion(model, data, w, n_perm=20000, rng=6, **kwargs)
+    leading = wor_leading_diffusion(model, data, w, method="leading", **kwargs)
+    sampled = wor_leading_diffusion(model, data, w, n_perm=20000, rng=6, **kwargs)
     # the closed form is exact when h_i = H; sampling error ~sqrt(2 / 20000) = 1 % (4 % = 4 SE)
     assert np.allclose(sampled, leading, rtol=0.04, atol=0.04 * np.abs(leading).max())
     # Cov(h_i, g_i) = 0: no WOR shift, only Newton's round-off
@@ -246,6 +258,6 @@ def test_effective_loss_and_errors():
     with pytest.raises(ModelError, match="batch_size"):
         wor_effective_loss(model, data, w, eta=eta, batch_size=3)  # 3 does not divide 20
     with pytest.raises(FpsolveError, match="method"):
-        wor_diffusion(model, data, w, eta=eta, batch_size=B, method="exact")
+        wor_leading_diffusion(model, data, w, eta=eta, batch_size=B, method="exact")
     with pytest.raises(FpsolveError, match="n_perm"):
         wor_epoch_statistics(model, data, w, eta=eta, batch_size=B, n_perm=1)

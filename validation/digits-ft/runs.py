@@ -13,6 +13,8 @@ import numpy as np
 import scipy.optimize as so
 
 from fpsolve.learning import find_minimum, gaussian_theory, sgd
+from fpsolve.learning.estimators import EntropyProductionStream
+from fpsolve.learning.wor import wor_leading_diffusion
 from fpsolve.stochastic.fluctuation import fluctuation_test
 from fpsolve.validation_registry import sibling_module
 
@@ -89,18 +91,17 @@ def mlp_blocks(F):
 
 def theory_numbers(prob, th) -> dict:
     """Scalars of a reduced theory, and how far from equilibrium it is."""
-    H = np.diag(th.lam)
+    H, lam = th.H, pl.eigenvalues(th)
     comm = np.linalg.norm(H @ th.D - th.D @ H) / np.linalg.norm(H @ th.D)
     sym = 0.5 * th.eta * (H @ th.Sigma + th.Sigma @ H)
-    return {"eta": th.eta, "eta_lambda_max": float(th.eta * th.lam[-1]),
-            "relaxation_steps_slowest": float(1 / (th.eta * th.lam[0])),
-            "relaxation_steps_median": float(1 / (th.eta * np.median(th.lam))),
+    return {"eta": th.eta, "eta_lambda_max": float(th.eta * lam[-1]),
+            "relaxation_steps_slowest": float(1 / (th.eta * lam[0])),
+            "relaxation_steps_median": float(1 / (th.eta * np.median(lam))),
             "entropy_production": th.entropy_production,
             "entropy_production_exact": th.entropy_production_exact,
             "commutator_HD": float(comm),
             "circulation_relative_norm": float(np.linalg.norm(th.C) / np.linalg.norm(sym)),
-            "trace_Sigma_disc": float(np.trace(th.Sigma_disc)),
-            "theory_seconds": th.seconds}
+            "trace_Sigma_disc": float(np.trace(th.Sigma_disc))}
 
 
 def anharmonicity(prob, th, n=3, k=3.0) -> dict:
@@ -108,15 +109,16 @@ def anharmonicity(prob, th, n=3, k=3.0) -> dict:
     Sigma_disc and the ``n`` flattest Hessian directions (``s`` the theory's standard deviation
     along ``v``): 1 where the quadratic (Gaussian) approximation holds at ``k`` sigma."""
     _ev, V = np.linalg.eigh(th.Sigma_disc)
+    lam = pl.eigenvalues(th)
     L0 = prob.model.loss(prob.w, prob.data)
     out = {}
     for name, cols in (("top_sigma", range(-1, -n - 1, -1)), ("flattest_H", range(n))):
         ratios = []
         for c in cols:
-            v = V[:, c] if name == "top_sigma" else np.eye(th.lam.size)[:, c]
+            v = V[:, c] if name == "top_sigma" else np.eye(lam.size)[:, c]
             s = np.sqrt(v @ th.Sigma_disc @ v)
-            curv = v @ (th.lam * v)
-            rise = [prob.model.loss(prob.w + sg * k * s * (th.T @ v), prob.data) - L0
+            curv = v @ (lam * v)
+            rise = [prob.model.loss(prob.w + sg * k * s * (th.basis @ v), prob.data) - L0
                     for sg in (1, -1)]
             ratios.append(float(np.mean(rise) / (0.5 * curv * (k * s) ** 2)))
         out[name] = ratios
@@ -126,10 +128,11 @@ def anharmonicity(prob, th, n=3, k=3.0) -> dict:
 def lyapunov_crosscheck(prob, th) -> dict:
     """Eigenbasis solution against fpsolve.linear (Bartels-Stewart) on the same problem."""
     t0 = time.perf_counter()
-    Hr = np.diag(th.lam)
-    ref = gaussian_theory(Hr, th.D, th.eta)
-    sec = time.perf_counter() - t0
-    return {"bartels_stewart_seconds": sec, "eigenbasis_seconds": th.seconds,
+    prob.theory(th.eta, B)                   # the eigenbasis solve again, timed
+    t1 = time.perf_counter()
+    ref = gaussian_theory(th.H, th.D, th.eta)
+    sec = time.perf_counter() - t1
+    return {"bartels_stewart_seconds": sec, "eigenbasis_seconds": t1 - t0,
             "sigma_rel_diff": float(np.abs(ref.Sigma - th.Sigma).max() / np.abs(th.Sigma).max()),
             "sigma_disc_rel_diff": float(np.abs(ref.Sigma_disc - th.Sigma_disc).max()
                                          / np.abs(th.Sigma_disc).max()),
@@ -173,12 +176,12 @@ def ft_run(prob, th, batch, n_chains, n_chunks, burn, seed) -> dict:
     """Stationary WR run from the Gaussian law: burn-in, then entropy production per window."""
     t0 = time.perf_counter()
     step = prob.advance(th.eta, batch)
-    w = pl.gaussian_start(th, n_chains, seed)
+    w = th.stationary_sample(n_chains, seed)
     if burn:
         w = step(w, burn, burn, seed).w_final
-    acc = pl.EntropyAccumulator(th, WINDOWS)
+    acc = EntropyProductionStream(th, WINDOWS)
     for X in pl.chunks(step, w, n_chunks * CHUNK, CHUNK, 1, seed + 1):
-        acc.add(th.coordinates(X))
+        acc.add(X)
     out = {"batch_size": batch, "n_chains": n_chains, "burn_in": burn,
            "entropy": entropy_summary(acc, th),
            "windows": {str(k): window_stats(acc, k, keep_hist=k in (1, 8)) for k in WINDOWS}}
@@ -189,7 +192,7 @@ def ft_run(prob, th, batch, n_chains, n_chunks, burn, seed) -> dict:
 def linear_chain_diagnosis(prob, th, batch, cfg) -> dict:
     """IFT/DFT of the linearized chain with the real minibatch noise and with Gaussian noise of
     the same covariance (single steps): isolates the non-Gaussianity of the noise."""
-    G = prob.G @ th.T
+    G = prob.G @ th.basis
     out = {}
     for noise in ("batch", "gaussian"):
         acc = pl.linear_chain(th, G, batch, n_steps=cfg["lin_steps"], n_chains=32, chunk=512,
@@ -205,7 +208,7 @@ def covariance_run(prob, th, schedule, cfg, seed, *, entropy_chunks=0) -> dict:
     R = prob.data.N // B
     step = prob.advance(th.eta, B, schedule)
     every = 16 if schedule == "wr" else R
-    burn = int(np.ceil(5 / (th.eta * th.lam[0]) / every)) * every
+    burn = int(np.ceil(5 / (th.eta * pl.eigenvalues(th)[0]) / every)) * every
     n = cfg["cov_steps"] if schedule == "wr" else cfg["wor_steps"]
     chunk = 8192 if schedule == "wr" else 48 * R
     w = np.repeat(prob.w[None], cfg["cov_chains"], axis=0)
@@ -221,10 +224,10 @@ def covariance_run(prob, th, schedule, cfg, seed, *, entropy_chunks=0) -> dict:
            "top": pl.direction_variances(per, th.Sigma_disc, 5), "_cov": cov}
     out["top_ratio_max_abs_err"] = out["top"]["max_abs_err"]
     if entropy_chunks:
-        acc = pl.EntropyAccumulator(th, (1,))
+        acc = EntropyProductionStream(th, (1,))
         for X in pl.chunks(step, np.ascontiguousarray(w), entropy_chunks * CHUNK, CHUNK, 1,
                            seed + 2):
-            acc.add(th.coordinates(X))
+            acc.add(X)
         out["entropy"] = entropy_summary(acc, th)
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -236,14 +239,15 @@ def epoch_scaling(prob, eta_cov, n_perm) -> dict:
     N = prob.data.N
     R = N // B
     kappa = (N - B) / (B * (N - 1))
-    HSgH = np.trace(prob.H @ prob.Sg @ prob.H)
     out = {"eta": [], "wr": [], "wor": [], "wr_theory": [], "wor_theory": []}
     for i, f in enumerate(EPOCH_FRACTIONS):
         eta = f * eta_cov
         th = prob.theory(eta, B)
-        mu2 = th.mu**2
+        mu2 = (1.0 - eta * pl.eigenvalues(th))**2
         out["wr_theory"].append(float(np.sum(2 * np.diag(th.D) * (1 - mu2**R) / (1 - mu2))))
-        out["wor_theory"].append(float(eta**4 * R**2 * (R**2 - 1) / (12 * (N - 1)) * HSgH))
+        D4 = wor_leading_diffusion(prob.model, prob.data, prob.w, eta=eta, batch_size=B,
+                                   method="leading")
+        out["wor_theory"].append(float(2 * np.trace(D4)))
         for sched in ("wr", "wor"):
             w = np.repeat(prob.w[None], n_perm, axis=0)
             disp = prob.advance(eta, B, sched)(w, R, R, SEED + 40 + i).w_final - prob.w
