@@ -8,8 +8,8 @@ minibatch noise (``minibatch_diffusion``).  Its stationary covariance follows fr
 Lyapunov equation (``gaussian_theory(...).Sigma_disc``) and is ``O(eta)``.  Drawing the batches
 *without* replacement (one shuffle per epoch of ``R = N / B`` steps) changes the physics: every
 sample is used once per epoch, the ``O(eta)`` noise cancels over the epoch, and only an
-``O(eta^4)`` epoch diffusion ``D_WOR`` survives (``wor_diffusion``) -- the stationary spread shrinks
-by orders of magnitude.  A 2-parameter linear regression shows both covariances against the
+``O(eta^4)`` epoch diffusion ``D_WOR`` survives (``wor_leading_diffusion``) -- the stationary
+spread shrinks by orders of magnitude.  A 2-parameter linear regression shows both covariances against the
 theory.
 """
 
@@ -24,7 +24,7 @@ from fpsolve.learning import (
     gaussian_theory,
     minibatch_diffusion,
     sgd,
-    wor_diffusion,
+    wor_leading_diffusion,
 )
 from fpsolve.linear import discrete_stationary_covariance
 
@@ -43,7 +43,7 @@ eta = 0.02 / lam[-1]                                 # eta lambda_max = 0.02
 wr_theory = gaussian_theory(minimum.H, minibatch_diffusion(model, data, minimum.w, eta=eta,
                                                            batch_size=B), eta).Sigma_disc
 n_perm = 20_000
-D_wor = wor_diffusion(model, data, minimum.w, eta=eta, batch_size=B, n_perm=n_perm, rng=1)
+D_wor = wor_leading_diffusion(model, data, minimum.w, eta=eta, batch_size=B, n_perm=n_perm, rng=1)
 M_epoch = np.linalg.matrix_power(np.eye(2) - eta * minimum.H, R)
 wor_theory = discrete_stationary_covariance(M_epoch, 2 * D_wor)
 

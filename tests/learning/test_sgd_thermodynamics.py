@@ -104,7 +104,7 @@ def test_stationary_run_agrees_with_direct_estimators():
     chunks = [X[:301], X[300:]]                      # chunks share their end points
     run = stationary_run(problem, chunks, n_chunks=2,
                          entropy={"exact": (*forms["exact"], (1, 3), None)}, max_samples=10**9)
-    np.testing.assert_allclose(run.area_velocity()[0], area_velocity(X, mean=[0, 0]),
+    np.testing.assert_allclose(run.area_velocity()[0], area_velocity(X, center=[0, 0]),
                                rtol=1e-12, atol=1e-16)
     np.testing.assert_allclose(run.mean()[0], X[:-1].reshape(-1, 2).mean(axis=0), rtol=1e-12)
     for k in (1, 3):

@@ -10,7 +10,7 @@ without replacement.  At several learning rates around the paper's eta = 1e-7:
   the loss (``wr_stationary_shift``);
 * one-epoch displacement covariance from the minimum: ~ eta^4 without, ~ eta^2 with
   replacement (fitted slopes);
-* stationary covariance: WOR (~ eta^3, from the epoch map with ``wor_diffusion``) against WR
+* stationary covariance: WOR (~ eta^3, from the epoch map with ``wor_leading_diffusion``) against WR
   (~ eta, ``Sigma_disc``).
 """
 
@@ -29,7 +29,7 @@ from fpsolve.learning.studies import (
     stationary_run,
     wr_stationary_shift,
 )
-from fpsolve.learning.wor import wor_diffusion, wor_stationary_mean
+from fpsolve.learning.wor import wor_leading_diffusion, wor_stationary_mean
 from fpsolve.linear import discrete_stationary_covariance
 
 SEED = 0
@@ -55,7 +55,7 @@ def theory_at(problem, eta) -> dict:
     R = problem.data.N // problem.batch_size
     wor = wor_stationary_mean(problem.model, problem.data, problem.w, eta=eta,
                               batch_size=problem.batch_size)
-    D_wor = wor_diffusion(problem.model, problem.data, wor.w, eta=eta,
+    D_wor = wor_leading_diffusion(problem.model, problem.data, wor.w, eta=eta,
                           batch_size=problem.batch_size, n_perm=4096, rng=3)
     Me = np.linalg.matrix_power(np.eye(problem.w.size) - eta * problem.H, R)
     return {"eta": eta, "wor_shift": wor.w - problem.w, "wor_converged": wor.converged,
