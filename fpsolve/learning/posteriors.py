@@ -15,6 +15,9 @@ gives the references they are measured against (derivations on docs/sgworld.md):
   exact epoch map, with closed-form control variates and jackknife error bars (products of 100
   random batch means over a random permutation of 1000 samples have no tractable closed form).
 * :func:`first_order_bias` -- the O(eta) coefficients of the stationary mean and covariance.
+* :class:`StepRule`, :func:`step_rule` -- schedules, noises and steps beyond Euler (palindromic
+  WOR epochs, Leimkuhler-Matthews noise, the midpoint step whose WOR bias is O(eta^2)); both
+  functions above take ``rule=`` (:mod:`fpsolve.learning.sampler_schemes`).
 * :func:`moment_errors` -- KL, W2 and covariance errors against the posterior, with errors.
 * :func:`sampler_fokker_planck_model` -- the Fokker-Planck model of a sampler (SGLD: drift
   ``-eta grad L``, ``D = eta I + D_minibatch``; SGWORLD: ``-eta grad L_eff``,
@@ -40,11 +43,13 @@ from .sampler_moments import (
     stationary_moments,
 )
 from .models.minimum import find_minimum
+from .sampler_schemes import StepRule, step_rule
 
 __all__ = [
     "GaussianPosterior",
     "Linearization",
     "StationaryMoments",
+    "StepRule",
     "first_order_bias",
     "gaussian_posterior",
     "grid_posterior",
@@ -52,6 +57,7 @@ __all__ = [
     "moment_errors",
     "sampler_fokker_planck_model",
     "stationary_moments",
+    "step_rule",
 ]
 
 

@@ -19,7 +19,7 @@ from fpsolve.learning import LinearRegression
 from fpsolve.learning import _kernels_moments as ks
 from fpsolve.learning import sampler_schemes as sch
 from fpsolve.learning.posteriors import first_order_bias, linearize, stationary_moments
-from fpsolve.learning.samplers import SGWORLD
+from fpsolve.learning.dynamics.samplers import SGWORLD
 
 PERMS = np.array(list(itertools.permutations(range(6))), dtype=np.int64)
 RULES = {"lm": sch.StepRule("wor", noise="lm"), "pal": sch.StepRule("wor-palindromic"),
