@@ -9,8 +9,8 @@ Lyapunov equation (``gaussian_theory(...).Sigma_disc``) and is ``O(eta)``.  Draw
 *without* replacement (one shuffle per epoch of ``R = N / B`` steps) changes the physics: every
 sample is used once per epoch, the ``O(eta)`` noise cancels over the epoch, and only an
 ``O(eta^4)`` epoch diffusion ``D_WOR`` survives (``wor_leading_diffusion``) -- the stationary
-spread shrinks by orders of magnitude.  A 2-parameter linear regression shows both covariances against the
-theory.
+spread shrinks by orders of magnitude.  A 2-parameter linear regression shows both covariances
+against the theory.
 """
 
 # %%
