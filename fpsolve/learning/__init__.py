@@ -32,8 +32,8 @@ from .data import Dataset, load_digits, load_idx, load_regression, paper_regress
 from .models import (GradientModel, LinearRegression, MLPClassifier, Minimum, RegressionNetwork,
                      SoftmaxRegression, find_minimum)
 from .diagnostics import MixingWarning, effective_sample_size, rhat
-from .dynamics import (SGLD, SGLDCV, SGWORLD, ULA, SampleResult, Sampler, SGDResult,
-                       minibatch_indices, mlp_sgd, sample, sgd)
+from .dynamics import (SGLD, SGLDCV, SGWORLD, ULA, MidpointSGWORLD, SampleResult, Sampler,
+                       SGDResult, minibatch_indices, mlp_sgd, sample, sgd)
 from .theory import (GaussianTheory, empirical_diffusion, gaussian_theory, minibatch_diffusion)
 from .estimators import area_velocity, entropy_production_windows
 from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
@@ -56,7 +56,7 @@ __all__ = [
     "wor_diffusion",
     "SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion", "SliceSGDResult", "slice_sgd",
     "slice_total_variation",
-    "sample", "SampleResult", "Sampler", "ULA", "SGLD", "SGWORLD", "SGLDCV",
+    "sample", "SampleResult", "Sampler", "ULA", "SGLD", "SGWORLD", "SGLDCV", "MidpointSGWORLD",
     "rhat", "effective_sample_size", "MixingWarning",
     "gaussian_posterior", "GaussianPosterior", "stationary_moments", "StationaryMoments",
     "first_order_bias", "moment_errors", "grid_posterior", "sampler_fokker_planck_model",

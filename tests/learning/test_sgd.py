@@ -349,3 +349,32 @@ def test_bad_input(args, kw, message):
 def test_minibatch_indices_bad_input(args, kw, message):
     with pytest.raises(FpsolveError, match=message):
         minibatch_indices(*args, **kw)
+
+
+# --------------------------------------------------------------------------- continuation
+@pytest.mark.parametrize("schedule", ["wr", "wor", "wor-palindromic"])
+def test_two_halves_equal_one_whole_run(schedule):
+    # Continuing from a result: the step counter goes on, so the batches and the noise of the
+    # second half are those of steps 300..599 of the whole run (issue: a second call with the
+    # same rng used to replay the same minibatches).
+    net, data = RegressionNetwork(), paper_regression()
+    kw = dict(eta=1e-6, batch_size=10, record_every=25, n_chains=2, schedule=schedule,
+              noise=0.5)
+    whole = sgd(net, data, W0, n_steps=600, rng=5, **kw)
+    first = sgd(net, data, W0, n_steps=300, rng=5, **kw)
+    second = sgd(net, data, first, n_steps=300, **kw)
+    assert second.step0 == 300 and second.steps[0] == 300 and second.steps[-1] == 600
+    assert np.array_equal(second.w_final, whole.w_final)
+    assert np.array_equal(np.concatenate([first.w, second.w[1:]]), whole.w)
+    assert np.array_equal(second.key, whole.key)
+
+
+def test_continuation_refuses_mismatches():
+    net, data = RegressionNetwork(), paper_regression()
+    first = sgd(net, data, W0, eta=1e-6, batch_size=10, n_steps=30, record_every=10, rng=5)
+    with pytest.raises(FpsolveError, match="rng"):
+        sgd(net, data, first, eta=1e-6, batch_size=10, n_steps=30, rng=6)
+    with pytest.raises(FpsolveError, match="n_chains"):
+        sgd(net, data, first, eta=1e-6, batch_size=10, n_steps=30, n_chains=2)
+    with pytest.raises(FpsolveError, match="record_every"):
+        sgd(net, data, first, eta=1e-6, batch_size=10, n_steps=30, record_every=7)

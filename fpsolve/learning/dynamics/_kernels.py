@@ -11,7 +11,9 @@ all ``N`` samples), optionally with a control variate (``cv``: ``g + gbar - mean
 gref``), computed by the model's batch function ``grad_fn``
 (:mod:`fpsolve.learning.models.dispatch`).  ``zeta_t`` are the normals of
 ``(key, c, t)`` (:mod:`fpsolve._random`); with ``lm`` the noise is
-``amp (zeta_t + zeta_{t+1}) / 2`` (Leimkuhler-Matthews).  Every draw is a pure function of
+``amp (zeta_t + zeta_{t+1}) / 2`` (Leimkuhler-Matthews); with ``midpoint`` the gradient is
+taken at ``w - (eta / 2) g + (amp / 2) (zeta_t + zeta'_t)`` on the same batch (the midpoint
+sampler of docs/sgworld.md).  Every draw is a pure function of
 ``(key, chain, step)``, so nothing depends on threads, chunks or resuming.
 """
 
@@ -24,7 +26,8 @@ from ..._random import INDEX_TAG, SHUFFLE_TAG, index_block, index_draw, normal_p
 from ..models.dispatch import BATCH_TYPE, DATA_X, DATA_Y
 
 __all__ = ["BAD_LOSS", "BAD_PARAMS", "FULL", "OK", "PALINDROME", "WOR", "WR", "cv_correction",
-           "fill_batches", "langevin_update", "release_batch", "run_chain", "run_chains",
+           "fill_batches", "langevin_update", "midpoint_state", "release_batch", "run_chain",
+           "run_chains",
            "select_batch", "wor_shuffle", "wr_select"]
 
 WR, WOR, FULL, PALINDROME = 0, 1, 2, 3
@@ -132,11 +135,26 @@ def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
 
 
 @jit_serial
-def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
-              n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv, grad, scratch,
-              status):
+def midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch):
+    """``wmid = w - (eta / 2) grad + (amp / 2) (zeta_t + zeta'_t)``: the midpoint of a step,
+    ``zeta'_t`` the normals ``d .. 2d - 1`` of step ``t`` (independent of ``zeta_t``)."""
+    d = w.size
+    for q in range(d):
+        wmid[q] = w[q] - 0.5 * eta * grad[q]
+    for m in range((d + 1) // 2 if amp > 0.0 else 0):
+        z0, z1 = normal_pair(key, zt, chain, t, m, scratch)
+        for e in range(2 if 2 * m + 1 < d else 1):
+            zz = normal_pair(key, zt, chain, t, (d + 2 * m + e) // 2, scratch)
+            wmid[2 * m + e] += 0.5 * amp * ((z0 if e == 0 else z1) + zz[(d + 2 * m + e) % 2])
+
+
+@jit_serial
+def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free, max_loss,
+              step0, n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv, grad, wmid,
+              scratch, status):
     """Advance one chain from global step ``step0``; stop at divergence.
 
+    ``midpoint``: the gradient is taken again, on the same batch, at :func:`midpoint_state`.
     After global step ``s = k every``, ``out[k - row0] = w`` when that row exists.
     ``status = (code, step, loss)``: ``BAD_LOSS`` when the minibatch loss at ``w_step`` is not
     ``<= max_loss``, ``BAD_PARAMS`` when ``w_{step+1}`` is not finite.
@@ -147,6 +165,11 @@ def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_lo
         loss = grad_fn(w, x, y, pool, start, nb, theta, tmp, grad)
         if cv:
             cv_correction(gref, gbar, pool, start, b, grad)
+        if midpoint:
+            midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch)
+            grad_fn(wmid, x, y, pool, start, nb, theta, tmp, grad)
+            if cv:
+                cv_correction(gref, gbar, pool, start, b, grad)
         release_batch(mode, n, b, pool)
         if not loss <= max_loss:
             status[0], status[1], status[2] = BAD_LOSS, t, loss
@@ -162,17 +185,18 @@ def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_lo
 _F1, _F2, _F3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
 _I8, _F8, _B = types.int64, types.float64, types.boolean
 _CHAINS = types.void(BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F2, _I8, _I8, _F8,
-                     _F8, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2, _F3,
-                     types.int64[:, ::1], _F2, _F2, types.uint64[:, :, ::1], _F2)
+                     _F8, _B, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2,
+                     _F3, types.int64[:, ::1], _F2, _F2, _F2, types.uint64[:, :, ::1], _F2)
 
 
-def _run_chains(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
-                n_steps, every, row0, gref, gbar, cv, w, out, pool, tmp, grad, scratch, status):
+def _run_chains(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
+                max_loss, step0, n_steps, every, row0, gref, gbar, cv, w, out, pool, tmp, grad,
+                wmid, scratch, status):
     """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``."""
     for ch in prange(w.shape[0]):
-        run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, free, max_loss, step0,
-                  n_steps, every, row0, ch, w[ch], out[:, ch], pool[ch], tmp[ch], gref, gbar,
-                  cv, grad[ch], scratch[ch], status[ch])
+        run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
+                  max_loss, step0, n_steps, every, row0, ch, w[ch], out[:, ch], pool[ch],
+                  tmp[ch], gref, gbar, cv, grad[ch], wmid[ch], scratch[ch], status[ch])
 
 
 _compiled = []

@@ -50,6 +50,8 @@ class ChainRun:
         Per-sample gradients at a reference point and their mean (control variate).
     lm : bool
         Leimkuhler-Matthews noise.
+    midpoint : bool
+        Midpoint steps (two gradients per step on the same batch).
     label : str
         Name in divergence messages.
     key_fixed : bool
@@ -59,11 +61,12 @@ class ChainRun:
 
     def __init__(self, kernel, w, key, *, schedule, batch_size, eta, temperature, out, every,
                  row0, max_loss, step0=0, n_steps, free=None, control=None, lm=False,
-                 label="sgd", key_fixed=True):
+                 midpoint=False, label="sgd", key_fixed=True):
         C, d = w.shape
         self.kernel, self.w, self.key, self.out = kernel, w, key, out
         self.mode, self.b, self.eta = MODES[schedule], int(batch_size), float(eta)
         self.amp, self.lm = math.sqrt(2.0 * eta * temperature), bool(lm)
+        self.midpoint = bool(midpoint)
         self.every, self.row0, self.max_loss = int(every), int(row0), float(max_loss)
         self.step, self.n_steps, self.step0, self.label = step0, step0 + n_steps, step0, label
         self.key_fixed = key_fixed
@@ -73,21 +76,23 @@ class ChainRun:
         n = kernel.n_samples
         self.pool = np.tile(np.arange(n + self.b, dtype=np.int64), (C, 1))
         self.tmp, self.grad = np.zeros((C, kernel.scratch)), np.zeros((C, d))
+        self.wmid = np.zeros((C, d))
         self.scratch = np.zeros((C, 5, 1), dtype=np.uint64)
         self.status = np.zeros((C, 3))
         self.fingerprint = fingerprint(
             kernel.x, kernel.y, kernel.theta, repr(kernel.batch), w, schedule, self.b,
-            self.eta, self.amp, self.lm, self.free, self.every, self.row0, self.max_loss,
+            self.eta, self.amp, self.lm, self.midpoint, self.free, self.every, self.row0,
+            self.max_loss,
             step0, out.shape[1:], self.gref, self.gbar)
 
     def advance(self, count: int) -> None:
         """Run ``count`` steps of every chain; raise naming the first divergence."""
         k = self.kernel
         _kernels.run_chains(k.batch, k.x, k.y, k.theta, self.key, ziggurat_table(), self.mode,
-                            self.b, self.eta, self.amp, self.lm, self.free, self.max_loss,
-                            self.step, count, self.every, self.row0, self.gref, self.gbar,
-                            self.cv, self.w, self.out, self.pool, self.tmp, self.grad,
-                            self.scratch, self.status)
+                            self.b, self.eta, self.amp, self.lm, self.midpoint, self.free,
+                            self.max_loss, self.step, count, self.every, self.row0, self.gref,
+                            self.gbar, self.cv, self.w, self.out, self.pool, self.tmp,
+                            self.grad, self.wmid, self.scratch, self.status)
         raise_divergence(self.status, self.label, self.eta, self.max_loss)
         self.step += count
 
