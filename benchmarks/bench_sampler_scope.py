@@ -11,7 +11,7 @@ Three Bayesian linear regressions, ``LinearRegression(d, s=1, lam=1e-3)``, ``N =
 
 For ULA, SGLD, SGLDCV, SGWORLD, SGWORLD with Leimkuhler-Matthews noise (``lm``), palindromic
 SGWORLD (``pal``) and SGWORLD with midpoint steps (``mp``, palindromic ``mp-pal``;
-:mod:`fpsolve.learning.sampler_schemes`) the exact stationary moments (closed form / linear
+:mod:`fpsolve.learning.theory.sampler_schemes`) the exact stationary moments (closed form / linear
 solve / permutation Monte Carlo with control variates) give the relative covariance error at
 ``R eta lambda_max`` in ``[1e-3, 0.1]`` (fitted log-log slopes) and the largest ``eta`` with
 KL <= 1e-4 on ``R eta lambda_max`` in ``[1e-3, 10]``.  Ratios are within this run.

@@ -8,17 +8,17 @@
 * :mod:`~fpsolve.learning.dynamics` -- schedules (``"wr"``, ``"wor"``, ``"wor-palindromic"``),
   :func:`sgd` (plain SGD, SGLD, SGWORLD) and :func:`sample` (ULA, SGLD, SGWORLD, SGLDCV), all
   in the one chain loop on the run engine of :mod:`fpsolve._runs`;
-* theory -- :mod:`~fpsolve.learning.theory` (Gaussian theory of SGD),
-  :mod:`~fpsolve.learning.wor` (epoch theory of WOR batching),
-  :mod:`~fpsolve.learning.estimators` (area velocity, windowed entropy production),
-  :mod:`~fpsolve.learning.sampler_moments` and :mod:`~fpsolve.learning.posteriors` (exact
-  stationary moments of the samplers);
-* :mod:`~fpsolve.learning.slices` and :mod:`~fpsolve.learning.posterior_grids` -- grid
-  Fokker-Planck problems of SGD and of the samplers on parameter slices;
+* :mod:`~fpsolve.learning.theory` -- the Gaussian theory of SGD, the epoch theory of WOR
+  batching, trajectory estimators (area velocity, windowed entropy production) and the exact
+  stationary moments of the samplers;
+* :mod:`~fpsolve.learning.slices`, :mod:`~fpsolve.learning.posterior_grids` and
+  :mod:`~fpsolve.learning.posteriors` -- grid Fokker-Planck problems of SGD and of the samplers
+  on parameter slices, and the posterior toolbox (exact Gaussian posteriors, moment errors);
 * :mod:`~fpsolve.learning.studies` -- stationary-run studies (the top).
 
 Old module paths (``fpsolve.learning.samplers``, ``.schedules``, ``.datasets``, ``.digits``,
-``.mlp``, ``.experiments``) still import, with a DeprecationWarning, for one release
+``.mlp``, ``.experiments``, ``.wor``, ``.estimators``, ``.sampler_moments``, ``.sampler_schemes``)
+still import, with a DeprecationWarning, for one release
 (docs/api.md, "Renames and deprecations").
 """
 
@@ -34,10 +34,10 @@ from .models import (GradientModel, LinearRegression, MLPClassifier, Minimum, Re
 from .diagnostics import MixingWarning, effective_sample_size, rhat
 from .dynamics import (SGLD, SGLDCV, SGWORLD, ULA, MidpointSGWORLD, SampleResult, Sampler,
                        SGDResult, minibatch_indices, mlp_sgd, sample, sgd)
-from .theory import (GaussianTheory, empirical_diffusion, gaussian_theory, minibatch_diffusion)
-from .estimators import area_velocity, entropy_production_windows
-from .wor import (EpochStatistics, wor_diffusion, wor_effective_loss, wor_epoch_statistics,
-                  wor_stationary_mean)
+from .theory import (EntropyProductionStream, EpochStatistics, GaussianTheory, area_velocity,
+                     empirical_diffusion, entropy_production_windows, gaussian_theory,
+                     minibatch_diffusion, reduced_gaussian_theory, wor_effective_loss,
+                     wor_epoch_statistics, wor_leading_diffusion, wor_stationary_mean)
 from .posteriors import (GaussianPosterior, StationaryMoments, first_order_bias,
                          gaussian_posterior, grid_posterior, moment_errors,
                          sampler_fokker_planck_model, stationary_moments)
@@ -51,9 +51,10 @@ __all__ = [
     "minibatch_indices",
     "SGDResult", "sgd",
     "Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion", "GaussianTheory",
-    "gaussian_theory", "area_velocity", "entropy_production_windows",
+    "gaussian_theory", "reduced_gaussian_theory", "area_velocity", "entropy_production_windows",
+    "EntropyProductionStream",
     "EpochStatistics", "wor_effective_loss", "wor_stationary_mean", "wor_epoch_statistics",
-    "wor_diffusion",
+    "wor_leading_diffusion",
     "SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion", "SliceSGDResult", "slice_sgd",
     "slice_total_variation",
     "sample", "SampleResult", "Sampler", "ULA", "SGLD", "SGWORLD", "SGLDCV", "MidpointSGWORLD",
@@ -67,15 +68,18 @@ __all__ = [
 #: ``slice_sgd`` are not aliased: those names are the functions.
 MOVED_MODULES = {"datasets": "data.datasets", "digits": "data.digits", "mlp": "models.mlp",
                  "schedules": "dynamics.schedules", "samplers": "dynamics.samplers",
-                 "experiments": "studies"}
+                 "experiments": "studies", "wor": "theory.wor", "estimators": "theory.estimators",
+                 "sampler_moments": "theory.sampler_moments",
+                 "sampler_schemes": "theory.sampler_schemes"}
 #: Old public names -> (new home, new name).
-MOVED_NAMES = {"derive_key": ("fpsolve._random", "derive_key")}
+MOVED_NAMES = {"derive_key": ("fpsolve._random", "derive_key"),
+               "wor_diffusion": ("fpsolve.learning.theory.wor", "wor_diffusion")}
 
 
 def __getattr__(name):
     if name in MOVED_NAMES:
         module, new = MOVED_NAMES[name]
-        warnings.warn(f"fpsolve.learning.{name} is deprecated; use fpsolve.{new}",
+        warnings.warn(f"fpsolve.learning.{name} is deprecated; use {module}.{new}",
                       DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(module), new)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,7 @@ from .data.datasets import as_dataset
 from .dynamics.samplers import as_sampler
 from .dynamics.samplers import batch_layout as _batch
 from .models.minimum import find_minimum
-from .theory import _CHUNK
+from .theory import CHUNK
 
 __all__ = ["grid_posterior", "sampler_fokker_planck_model"]
 
@@ -77,7 +77,7 @@ def grid_posterior(model, data, grid, *, basis=None, origin=None) -> np.ndarray:
 def _gradient_stack(model, data, W, B) -> np.ndarray:
     """Per-sample gradients at the rows of ``W``, projected on ``basis``: ``(n, N, k)``."""
     N = as_dataset(data).N
-    chunk = max(1, _CHUNK // (N * model.n_params))
+    chunk = max(1, CHUNK // (N * model.n_params))
     return np.concatenate([np.asarray(model.per_sample_gradients(W[i:i + chunk], data)) @ B
                            for i in range(0, W.shape[0], chunk)])
 
@@ -146,7 +146,7 @@ def sampler_fokker_planck_model(sampler, model, data, grid, *, eta: float,
     ULA ``a = -eta grad L``, ``D = eta I``; SGLD adds the minibatch diffusion
     ``(eta^2 / 2) kappa Sigma_g`` (:func:`~fpsolve.learning.minibatch_diffusion`), SGLDCV the
     same with the covariance of ``grad l_i - grad l_i(w_ref)``.  SGWORLD (epoch ends) uses the
-    epoch-level theory of :mod:`fpsolve.learning.wor` divided by ``R`` (same stationary
+    epoch-level theory of :mod:`fpsolve.learning.theory.wor` divided by ``R`` (same stationary
     density): ``a = -eta grad L_eff``, ``L_eff = L + (eta / 4) kappa tr Sigma_g``, and
     ``D = eta I + D_WOR / R`` with the leading ``D_WOR = (eta^4 / 2) R^2 (R^2 - 1) / (12 (N-1))
     H Sigma_g H``; the derivatives of ``tr Sigma_g`` and ``grad L`` are second-order finite

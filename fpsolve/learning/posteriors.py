@@ -17,14 +17,14 @@ gives the references they are measured against (derivations on docs/sgworld.md):
 * :func:`first_order_bias` -- the O(eta) coefficients of the stationary mean and covariance.
 * :class:`StepRule`, :func:`step_rule` -- schedules, noises and steps beyond Euler (palindromic
   WOR epochs, Leimkuhler-Matthews noise, the midpoint step whose WOR bias is O(eta^2)); both
-  functions above take ``rule=`` (:mod:`fpsolve.learning.sampler_schemes`).
+  functions above take ``rule=`` (:mod:`fpsolve.learning.theory.sampler_schemes`).
 * :func:`moment_errors` -- KL, W2 and covariance errors against the posterior, with errors.
 * :func:`sampler_fokker_planck_model` -- the Fokker-Planck model of a sampler (SGLD: drift
   ``-eta grad L``, ``D = eta I + D_minibatch``; SGWORLD: ``-eta grad L_eff``,
   ``D = eta I + D_WOR / R``) for the grid solvers.
 
-The stationary moments live in :mod:`fpsolve.learning.sampler_moments`, the grid references in
-:mod:`fpsolve.learning.posterior_grids`; their public names are importable from here.
+The stationary moments live in :mod:`fpsolve.learning.theory.sampler_moments`, the grid
+references in :mod:`fpsolve.learning.posterior_grids`; their public names are importable from here.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from .diagnostics import gaussian_kl, gaussian_w2, relative_covariance_error
 from .posterior_grids import grid_posterior, sampler_fokker_planck_model
-from .sampler_moments import (
+from .theory.sampler_moments import (
     Linearization,
     StationaryMoments,
     first_order_bias,
@@ -43,7 +43,7 @@ from .sampler_moments import (
     stationary_moments,
 )
 from .models.minimum import find_minimum
-from .sampler_schemes import StepRule, step_rule
+from .theory.sampler_schemes import StepRule, step_rule
 
 __all__ = [
     "GaussianPosterior",

@@ -7,7 +7,7 @@ Pure functions (no files, no figures, no printing) shared by ``validation/regres
 * :func:`diffusion_agreement` -- per-step ``D`` from per-sample gradients against one-step
   displacements, with the standard error of every entry;
 * :func:`step_entropy_forms` -- the single-step entropy production of
-  :func:`~fpsolve.learning.estimators.entropy_production_windows` as a quadratic form
+  :func:`~fpsolve.learning.theory.estimators.entropy_production_windows` as a quadratic form
   ``sigma = u^T K u + c`` of ``u = (x_n, x_{n+1} - x_n)``, so that its mean over 10^9 steps
   needs only the second moments of ``u`` (one batched matrix product per chunk);
 * :func:`stationary_chunks` -- long stationary SGD runs (burn-in, many chains, fresh Philox
@@ -30,12 +30,12 @@ import numpy as np
 
 from ..errors import FpsolveError
 from .data.datasets import as_dataset
-from .estimators import entropy_production_windows
+from .theory.estimators import entropy_production_windows
 from .models.gradient import GradientModel, RegressionNetwork
 from .dynamics.schedules import minibatch_indices
 from .dynamics.sgd import sgd
 from .theory import empirical_diffusion, find_minimum, gaussian_theory, minibatch_diffusion
-from .wor import wor_epoch_statistics
+from .theory.wor import wor_epoch_statistics
 
 __all__ = ["PAPER_START", "RegressionProblem", "regression_problem", "diffusion_agreement",
            "step_entropy_forms", "stationary_chunks", "WindowStatistics", "StationaryRun",
@@ -64,7 +64,7 @@ class RegressionProblem:
         return self.minimum.H
 
     def theory(self, eta: float):
-        """:class:`~fpsolve.learning.theory.GaussianTheory` at the minimum for ``eta``."""
+        """:class:`~fpsolve.learning.theory.gaussian.GaussianTheory` at the minimum for ``eta``."""
         D = minibatch_diffusion(self.model, self.data, self.w, eta=eta,
                                 batch_size=self.batch_size)
         return gaussian_theory(self.H, D, eta)
@@ -74,7 +74,7 @@ def regression_problem(data, *, batch_size: int = 10, hidden: int = 2, s: float 
                        lam: float = 1e-3, w0=None) -> RegressionProblem:
     """The tanh network ``RegressionNetwork(hidden, s=s, lam=lam)`` at its minimum on ``data``.
 
-    ``w0`` (default :data:`PAPER_START`) starts :func:`~fpsolve.learning.theory.find_minimum`.
+    ``w0`` (default :data:`PAPER_START`) starts :func:`~fpsolve.learning.find_minimum`.
 
     Examples
     --------
@@ -93,8 +93,8 @@ def regression_problem(data, *, batch_size: int = 10, hidden: int = 2, s: float 
 def diffusion_agreement(problem, eta: float, *, n: int, rng: int) -> dict:
     """Per-step ``D`` from per-sample gradients against ``n`` one-step WR displacements.
 
-    Returns ``D`` (:func:`~fpsolve.learning.theory.minibatch_diffusion`), ``D_emp``
-    (:func:`~fpsolve.learning.theory.empirical_diffusion`), ``stderr`` (the standard error of
+    Returns ``D`` (:func:`~fpsolve.learning.theory.gaussian.minibatch_diffusion`), ``D_emp``
+    (:func:`~fpsolve.learning.empirical_diffusion`), ``stderr`` (the standard error of
     every entry of ``D_emp``, from the same displacements' own fourth moments) and ``corr``
     (the correlation matrix of ``D``).  ``rng`` must be an int: the batches are drawn twice.
     """
@@ -115,7 +115,7 @@ def step_entropy_forms(theory, forms=("exact", "midpoint", "prepoint")) -> dict:
     """``{form: (K (2d, 2d), c)}`` with ``sigma_n = u^T K u + c``, ``u = (x_n, x_{n+1} - x_n)``.
 
     ``sigma_n`` is the single-step entropy production of
-    :func:`~fpsolve.learning.estimators.entropy_production_windows` (system part included), a
+    :func:`~fpsolve.learning.theory.estimators.entropy_production_windows` (system part included), a
     quadratic polynomial without linear part in every form; ``K`` is read off by polarization
     at points scaled to the stationary spread of ``x`` and of the step.  The step coordinates
     keep the form well conditioned: in ``(x_n, x_{n+1})`` its ``D^-1`` terms of size
@@ -340,7 +340,7 @@ def epoch_noise_scaling(problem, etas, *, n_perm: int, rng: int = 0) -> dict:
     """Trace of the one-epoch displacement covariance from the minimum, WOR and WR, per eta.
 
     Returns lists ``eta``, ``wor``, ``wr`` (traces of
-    :func:`~fpsolve.learning.wor.wor_epoch_statistics` covariances, ``replace=False/True``) and
+    :func:`~fpsolve.learning.wor_epoch_statistics` covariances, ``replace=False/True``) and
     ``rel_stderr = sqrt(2 / n_perm)``, the relative standard error of a Gaussian trace
     dominated by one direction (an upper bound otherwise).
     """

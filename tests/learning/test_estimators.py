@@ -1,4 +1,4 @@
-"""Trajectory estimators (fpsolve.learning.estimators): the regrouped entropy production against
+"""Trajectory estimators (learning.theory.estimators): the regrouped entropy production against
 a direct computation from Gaussian log densities, streaming over chunks, strides (SGDResult and
 bare arrays) and the expansion point."""
 
@@ -12,7 +12,7 @@ from scipy.stats import multivariate_normal
 
 from fpsolve.errors import SolverError
 from fpsolve.learning import Dataset, LinearRegression, sgd
-from fpsolve.learning.estimators import (EntropyProductionStream, area_velocity,
+from fpsolve.learning.theory.estimators import (EntropyProductionStream, area_velocity,
                                          entropy_production_windows)
 from fpsolve.learning.theory import (find_minimum, gaussian_theory, minibatch_diffusion,
                                      reduced_gaussian_theory)

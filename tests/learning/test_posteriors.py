@@ -17,7 +17,7 @@ import pytest
 import fpsolve as fp
 from fpsolve.errors import FpsolveError, FpsolveWarning, ModelError
 from fpsolve.learning import LinearRegression
-from fpsolve.learning import _kernels_moments as ks
+from fpsolve.learning.theory import _kernels as ks
 from fpsolve.learning.diagnostics import gaussian_kl
 from fpsolve.learning.posteriors import (
     first_order_bias,
@@ -31,7 +31,7 @@ from fpsolve.learning.posteriors import (
 from fpsolve.learning.dynamics.samplers import sample
 from fpsolve import derive_key
 from fpsolve.learning.theory import minibatch_diffusion
-from fpsolve.learning.wor import wor_effective_loss
+from fpsolve.learning.theory.wor import wor_effective_loss
 
 EPS = np.finfo(float).eps
 

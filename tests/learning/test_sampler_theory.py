@@ -1,4 +1,4 @@
-"""Theory of the step rules beyond Euler (fpsolve.learning.sampler_schemes).
+"""Theory of the step rules beyond Euler (fpsolve.learning.theory.sampler_schemes).
 
 For N = 6 samples in batches of B = 2 all 720 epoch orders are enumerated with the serial kernel
 ``scheme_epoch_map`` (explicit permutations, independent of the random-number layout), so the
@@ -16,7 +16,7 @@ import pytest
 
 from fpsolve.errors import FpsolveError, ModelError
 from fpsolve.learning import LinearRegression
-from fpsolve.learning import _kernels_moments as ks
+from fpsolve.learning.theory import _kernels as ks
 from fpsolve.learning import sampler_schemes as sch
 from fpsolve.learning.posteriors import first_order_bias, linearize, stationary_moments
 from fpsolve.learning.dynamics.samplers import SGWORLD

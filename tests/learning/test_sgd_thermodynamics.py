@@ -21,7 +21,7 @@ import pytest
 
 from fpsolve.errors import FpsolveError
 from fpsolve.learning import Dataset, LinearRegression
-from fpsolve.learning.estimators import area_velocity, entropy_production_windows
+from fpsolve.learning.theory.estimators import area_velocity, entropy_production_windows
 from fpsolve.learning.studies import (
     RegressionProblem,
     diffusion_agreement,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fpsolve.errors import ConvergenceWarning, FpsolveError, ModelError
-from fpsolve.learning.estimators import area_velocity, entropy_production_windows
+from fpsolve.learning.theory.estimators import area_velocity, entropy_production_windows
 from fpsolve.learning.theory import (empirical_diffusion,
                                      find_minimum, gaussian_theory,
                                      minibatch_diffusion)

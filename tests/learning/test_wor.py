@@ -1,4 +1,4 @@
-"""Without-replacement SGD theory (fpsolve.learning.wor) against exact enumeration and simulation.
+"""Without-replacement SGD theory (learning.theory.wor) against exact enumeration and simulation.
 
 For N = 6 samples in batches of B = 2 an epoch is one of 6! = 720 equally likely orders, so the
 mean and covariance of the epoch map are computed *exactly* by running all of them (vectorized).
@@ -15,7 +15,7 @@ import pytest
 
 from fpsolve.errors import FpsolveError, ModelError
 from fpsolve.learning.theory import find_minimum, minibatch_diffusion
-from fpsolve.learning.wor import (wor_diffusion, wor_effective_loss, wor_epoch_statistics,
+from fpsolve.learning.theory.wor import (wor_diffusion, wor_effective_loss, wor_epoch_statistics,
                                   wor_leading_diffusion, wor_stationary_mean)
 from test_theory import Quadratic, regression_data
 

@@ -185,6 +185,87 @@ def test_nothing_in_the_package_imports_the_package_root():
     assert not found, found
 
 
+# ------------------------------------------------------------------------------ inside learning
+#: Layers of fpsolve.learning (DESIGN.md: data < models < dynamics < theory < {slices,
+#: posterior grids} < studies, diagnostics at the bottom); the package __init__ is the top.
+LEARNING_RANKS = {
+    "diagnostics": 0,       # R-hat, ESS, Gaussian distances: pure functions of arrays
+    "data": 1,
+    "models": 2,            # per-sample gradients, the model-kernel dispatch, minima
+    "dynamics": 3,          # schedules, sgd, samplers: the one chain loop on the run engine
+    "theory": 4,            # Gaussian theory, WOR epochs, estimators, exact sampler moments
+    "slices": 5,
+    "posterior_grids": 5,
+    "posteriors": 6,        # the posterior toolbox: exact moments and grid references together
+    "studies": 7,
+    "": 8,
+}
+LEARNING = f"{PACKAGE}.learning"
+
+
+def learning_layer_of(module: str) -> str:
+    """``dynamics`` for ``fpsolve.learning.dynamics.sgd``; ``""`` for the package itself."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def learning_violations(sources: dict[str, str]) -> list[str]:
+    """Imports inside fpsolve.learning against LEARNING_RANKS, and private names imported from
+    another learning layer (kernel modules ``_kernels*`` excepted: kernels are shared by name)."""
+    known, out = set(sources), []
+    for module, source in sorted(sources.items()):
+        if not module.startswith(LEARNING):
+            continue
+        own = learning_layer_of(module)
+        for target, line, _ in imports_of(module, source, known):
+            layer = learning_layer_of(target)
+            if not target.startswith(LEARNING + ".") or layer == own:
+                continue
+            if layer not in LEARNING_RANKS:
+                out.append(f"{module}:{line} imports {target}: learning layer {layer!r} has no "
+                           f"rank")
+            elif LEARNING_RANKS[layer] >= LEARNING_RANKS[own]:
+                out.append(f"{module}:{line} imports {target}: a peer or higher learning layer "
+                           f"({layer} vs {own or 'the package'})")
+        out += _private_imports(module, source, own)
+    return out
+
+
+def _private_imports(module: str, source: str, own: str) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.ImportFrom) and node.level):
+            continue
+        base = module.split(".")[:len(module.split(".")) - node.level]
+        target = ".".join(base + ([node.module] if node.module else []))
+        if not target.startswith(LEARNING + ".") or learning_layer_of(target) == own:
+            continue
+        for alias in node.names:
+            if alias.name.startswith("_") and not alias.name.startswith("_kernels"):
+                out.append(f"{module}:{node.lineno} imports the private {alias.name} from "
+                           f"{target} (another learning layer)")
+    return out
+
+
+def test_learning_layers_import_downward_only():
+    found = learning_violations(package_sources())
+    assert not found, "imports against the learning layers:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("module, source, expected", [
+    ("fpsolve.learning.models.gradient", "from ..dynamics import sgd\n",
+     "fpsolve.learning.models.gradient:1 imports fpsolve.learning.dynamics: a peer or higher"),
+    ("fpsolve.learning.slices.runs", "from ..theory.gaussian import _helper\n",
+     "fpsolve.learning.slices.runs:1 imports the private _helper"),
+])
+def test_learning_checker_finds_a_synthetic_violation(module, source, expected):
+    sources = {"fpsolve.learning.dynamics": "", "fpsolve.learning.theory.gaussian": "",
+               "fpsolve.learning.models.gradient": "", "fpsolve.learning.slices.runs": "",
+               module: source}
+    found = learning_violations(sources)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
 # ------------------------------------------------------------------------------ self-tests
 GOOD = {
     "fpsolve": "from . import grids, solvers\nfrom ._version import __version__\n",

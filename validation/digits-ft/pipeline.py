@@ -1,9 +1,9 @@
 """Building blocks of the digits-ft case: noiseless directions, streamed runs, moments.
 
 The numerics are public fpsolve API: the reduced Gaussian theory in the Hessian eigenbasis
-(:func:`fpsolve.learning.theory.reduced_gaussian_theory`, eigenbasis Lyapunov solvers of
+(:func:`fpsolve.learning.theory.gaussian.reduced_gaussian_theory`, eigenbasis Lyapunov solvers of
 :mod:`fpsolve.linear.symmetric`) and the regrouped stochastic entropy production
-(:class:`fpsolve.learning.estimators.EntropyProductionStream`).  Directions in which every
+(:class:`fpsolve.learning.theory.estimators.EntropyProductionStream`).  Directions in which every
 per-sample gradient of the data term vanishes identically (the softmax shift of all classes,
 weights of pixels that are 0 in every image) carry no noise and are removed (basis ``Z``); the
 theory lives on the orthogonal complement ``P``.
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from fpsolve.learning import minibatch_indices
-from fpsolve.learning.estimators import EntropyProductionStream
+from fpsolve.learning.theory.estimators import EntropyProductionStream
 from fpsolve.learning.theory import reduced_gaussian_theory
 from fpsolve.linear import orthogonal_complement as complement
 

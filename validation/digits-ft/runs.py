@@ -13,8 +13,8 @@ import numpy as np
 import scipy.optimize as so
 
 from fpsolve.learning import find_minimum, gaussian_theory, sgd
-from fpsolve.learning.estimators import EntropyProductionStream
-from fpsolve.learning.wor import wor_leading_diffusion
+from fpsolve.learning.theory.estimators import EntropyProductionStream
+from fpsolve.learning.theory.wor import wor_leading_diffusion
 from fpsolve.stochastic.fluctuation import fluctuation_test
 from fpsolve.validation_registry import sibling_module
 

@@ -29,7 +29,7 @@ from fpsolve.learning.studies import (
     stationary_run,
     wr_stationary_shift,
 )
-from fpsolve.learning.wor import wor_leading_diffusion, wor_stationary_mean
+from fpsolve.learning.theory.wor import wor_leading_diffusion, wor_stationary_mean
 from fpsolve.linear import discrete_stationary_covariance
 
 SEED = 0

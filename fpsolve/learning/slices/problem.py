@@ -31,7 +31,7 @@ from ...results import StationaryResult
 from ...solvers import solve_stationary
 from ..dynamics.schedules import check_batch_size
 from ..models.minimum import as_vector as _vector
-from ..theory import (_CHUNK, GaussianTheory, _finite_population, find_minimum,
+from ..theory import (CHUNK, GaussianTheory, finite_population, find_minimum,
                      gaussian_theory)
 
 __all__ = ["SliceProblem", "sgd_fokker_planck", "slice_drift_diffusion"]
@@ -187,7 +187,7 @@ def slice_drift_diffusion(model, data, points, *, free, at, eta: float, batch_si
         raise FpsolveError(f"points: expected shape (2, ...), got {pts.shape}")
     flat, cols = pts.reshape(2, -1).T, list(free)
     a, D = np.empty((flat.shape[0], 2)), np.empty((flat.shape[0], 2, 2))
-    step = max(1, _CHUNK // (N * at.size))
+    step = max(1, CHUNK // (N * at.size))
     for s in range(0, flat.shape[0], step):
         W = np.repeat(at[None, :], min(step, flat.shape[0] - s), axis=0)
         W[:, cols] = flat[s:s + step]
@@ -195,7 +195,7 @@ def slice_drift_diffusion(model, data, points, *, free, at, eta: float, batch_si
         dG = G - G.mean(axis=1, keepdims=True)
         a[s:s + step] = -eta * G.mean(axis=1)
         D[s:s + step] = np.einsum("nki,nkj->nij", dG, dG) / N
-    D *= 0.5 * eta**2 * _finite_population(N, B)
+    D *= 0.5 * eta**2 * finite_population(N, B)
     if second_moment:
         D += 0.5 * a[:, :, None] * a[:, None, :]
     lead = pts.shape[1:]

@@ -27,11 +27,11 @@ import warnings
 
 import numpy as np
 
-from ..errors import ModelError, SolverError
-from .._runs import check_count as _count
-from .dynamics.schedules import minibatch_indices
-from .models.minimum import Minimum, minimize
-from .theory import (_CHUNK, _batch_size, _eta, _finite_population, _mean_cov,
+from ...errors import ModelError, SolverError
+from ..._runs import check_count as _count
+from ..dynamics.schedules import minibatch_indices
+from ..models.minimum import Minimum, minimize
+from .gaussian import (CHUNK, _batch_size, _eta, finite_population, _mean_cov,
                      _population_covariance, _sample_gradients, _vector)
 
 __all__ = ["wor_effective_loss", "wor_stationary_mean", "EpochStatistics",
@@ -71,7 +71,7 @@ def wor_effective_loss(model, data, w, *, eta: float, batch_size: int) -> float:
     --------
     >>> import numpy as np
     >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.wor import wor_effective_loss
+    >>> from fpsolve.learning.theory.wor import wor_effective_loss
     >>> m = SimpleNamespace(loss=lambda w, _: 0.0,
     ...                     per_sample_gradients=lambda w, _: np.array([[1.0], [-1.0]]))
     >>> wor_effective_loss(m, None, [0.0], eta=0.4, batch_size=1)  # 0.1 * (1/1) * 1
@@ -96,7 +96,7 @@ def wor_stationary_mean(model, data, w0, *, eta: float, batch_size: int, tol: fl
     eta, batch_size : keyword-only
         As for :func:`wor_effective_loss`.
     tol, maxiter : keyword-only
-        As for :func:`~fpsolve.learning.theory.find_minimum`.
+        As for :func:`~fpsolve.learning.theory.gaussian.find_minimum`.
 
     Returns
     -------
@@ -116,7 +116,7 @@ def wor_stationary_mean(model, data, w0, *, eta: float, batch_size: int, tol: fl
     --------
     >>> import numpy as np
     >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.wor import wor_stationary_mean
+    >>> from fpsolve.learning.theory.wor import wor_stationary_mean
     >>> a = np.array([1.0, 2.0])  # l_i = a_i^2 w^2 - 2 a_i w: w* = 0.6, shifted by eta
     >>> m = SimpleNamespace(loss=lambda w, _: np.mean(a**2 * w[0]**2 - 2 * a * w[0]),
     ...     hessian=lambda w, _: np.array([[np.mean(2 * a**2)]]),
@@ -190,7 +190,7 @@ def wor_epoch_statistics(model, data, w, *, eta: float, batch_size: int, n_perm:
     --------
     >>> import numpy as np
     >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.wor import wor_epoch_statistics
+    >>> from fpsolve.learning.theory.wor import wor_epoch_statistics
     >>> m = SimpleNamespace(per_sample_gradients=lambda w, _: np.array([[1.0], [-1.0]]))
     >>> s = wor_epoch_statistics(m, None, [0.0], eta=0.1, batch_size=1, n_perm=100, rng=0)
     >>> np.allclose(s.mean, 0), np.allclose(s.cov, 0)  # constant gradients cancel exactly
@@ -209,7 +209,7 @@ def wor_epoch_statistics(model, data, w, *, eta: float, batch_size: int, n_perm:
             W = W - eta * grad(W, b[:, k])
         return W - w
 
-    chunk = max(1, _CHUNK // (N * d))
+    chunk = max(1, CHUNK // (N * d))
     blocks = (epochs(idx[i:i + chunk]) for i in range(0, n, chunk))
     # centered on the first-order displacement -eta R grad L so the sums do not cancel
     mean, cov = _mean_cov(blocks, -eta * R * G0.mean(axis=0))
@@ -250,7 +250,7 @@ def wor_leading_diffusion(model, data, w, *, eta: float, batch_size: int,
     --------
     >>> import numpy as np
     >>> from types import SimpleNamespace
-    >>> from fpsolve.learning.wor import wor_leading_diffusion
+    >>> from fpsolve.learning.theory.wor import wor_leading_diffusion
     >>> m = SimpleNamespace(per_sample_gradients=lambda w, _: np.array([[1.0], [-1.0]]),
     ...                     hessian=lambda w, _: np.array([[2.0]]))
     >>> wor_leading_diffusion(m, None, [0.0], eta=0.1, batch_size=1, method="leading")
@@ -265,7 +265,7 @@ def wor_leading_diffusion(model, data, w, *, eta: float, batch_size: int,
         raise SolverError(f"method: expected 'sampled' or 'leading', got {method!r}")
     h, n = _per_sample_hessians(model, data, _vector("w", w), G), _count("n_perm", n_perm, 2)
     idx = minibatch_indices(N, N // R, n * R, schedule="wor", rng=rng).reshape(n, R, N // R)
-    S, chunk = np.empty((n, d)), max(1, _CHUNK // (N * d * d))
+    S, chunk = np.empty((n, d)), max(1, CHUNK // (N * d * d))
     for start in range(0, n, chunk):
         b = idx[start:start + chunk]
         Gb, Hb = G[b].mean(axis=2), h[b].mean(axis=2)        # (m, R, d), (m, R, d, d)
@@ -294,7 +294,7 @@ def _epoch_length(N: int, batch_size) -> int:
 
 def _epoch_factor(N: int, batch_size) -> float:
     """``kappa = (N - B) / (B (N - 1)) = (R - 1) / (N - 1)``."""
-    return _finite_population(N, N // _epoch_length(N, batch_size))
+    return finite_population(N, N // _epoch_length(N, batch_size))
 
 
 def _per_sample_hessians(model, data, w, G) -> np.ndarray:

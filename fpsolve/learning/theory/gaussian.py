@@ -18,22 +18,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DiffusionError, ModelError
-from ..linear import (circulation, diagonal_chain_entropy_production, diagonal_lyapunov,
+from ...errors import DiffusionError, ModelError
+from ...linear import (circulation, diagonal_chain_entropy_production, diagonal_lyapunov,
                       diagonal_stein, discrete_entropy_production,
                       discrete_stationary_covariance, stationary_covariance,
                       symmetric_chain_entropy_production)
-from ..linear.lyapunov import _symmetric
-from ..linear.symmetric import _orthonormal
-from .._runs import check_count, check_positive
-from .dynamics.schedules import check_batch_size, minibatch_indices
-from .models.minimum import Minimum, as_vector as _vector, find_minimum
-from .models.minimum import model_array as _model_array
+from ...linear.lyapunov import _symmetric
+from ...linear.symmetric import _orthonormal
+from ..._runs import check_count, check_positive
+from ..dynamics.schedules import check_batch_size, minibatch_indices
+from ..models.minimum import Minimum, as_vector as _vector, find_minimum
+from ..models.minimum import model_array as _model_array
 
 __all__ = ["Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion",
            "GaussianTheory", "gaussian_theory", "reduced_gaussian_theory"]
 
-_CHUNK = 2**20       # floats per temporary array in the sampling loops (8 MB)
+CHUNK = 2**20       # floats per temporary array in the sampling loops (8 MB)
 
 
 def minibatch_diffusion(model, data, w, *, eta: float, batch_size: int) -> np.ndarray:
@@ -63,7 +63,7 @@ def minibatch_diffusion(model, data, w, *, eta: float, batch_size: int) -> np.nd
     """
     G = _sample_gradients(model, data, w)
     eta, B = _eta(eta), _batch_size(batch_size, G.shape[0])
-    return 0.5 * eta**2 * _finite_population(G.shape[0], B) * _population_covariance(G)
+    return 0.5 * eta**2 * finite_population(G.shape[0], B) * _population_covariance(G)
 
 
 def empirical_diffusion(model, data, w, *, eta: float, batch_size: int, n: int,
@@ -96,7 +96,7 @@ def empirical_diffusion(model, data, w, *, eta: float, batch_size: int, n: int,
     G = _sample_gradients(model, data, w)
     B, n = _batch_size(batch_size, G.shape[0]), check_count("n", n, 2)
     idx = minibatch_indices(G.shape[0], B, n, schedule="wr", rng=rng)
-    chunk = max(1, _CHUNK // (B * G.shape[1]))
+    chunk = max(1, CHUNK // (B * G.shape[1]))
     blocks = (G[idx[i:i + chunk]].mean(axis=1) for i in range(0, n, chunk))
     return 0.5 * _eta(eta)**2 * _mean_cov(blocks, G.mean(axis=0))[1]
 
@@ -276,7 +276,7 @@ def _population_covariance(G) -> np.ndarray:
     return dG.T @ dG / G.shape[0]
 
 
-def _finite_population(N: int, B: int) -> float:
+def finite_population(N: int, B: int) -> float:
     """``(N - B) / (B (N - 1))``: variance factor of a batch mean drawn without replacement."""
     return (N - B) / (B * (N - 1))
 

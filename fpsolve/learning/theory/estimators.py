@@ -8,7 +8,7 @@ records whose steps do not match the theory's noise at that stride (thinned reco
 single steps gave 0.1155 "per step" against 0.0031).
 
 *Expansion point.*  Positions are measured from ``center``: by default the minimum the theory
-was built at (``theory.w``, :func:`~fpsolve.learning.theory.gaussian_theory` ``w=``), and the
+was built at (``theory.w``, :func:`~fpsolve.learning.gaussian_theory` ``w=``), and the
 sample mean where an estimator has no theory (:func:`area_velocity`).  A theory built without
 its minimum takes bare arrays as displacements ``w - w*``, and refuses an ``SGDResult``.
 """
@@ -20,10 +20,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import SolverError
-from .._runs import check_count as _count
-from .models.minimum import as_vector as _vector
-from .theory import GaussianTheory
+from ...errors import SolverError
+from ..._runs import check_count as _count
+from ..models.minimum import as_vector as _vector
+from .gaussian import GaussianTheory
 
 __all__ = ["area_velocity", "entropy_production_windows", "EntropyProductionStream"]
 
@@ -63,7 +63,7 @@ def area_velocity(trajectory, center=None, *, stride=None, mean=_UNSET) -> np.nd
     Examples
     --------
     >>> import numpy as np
-    >>> from fpsolve.learning.estimators import area_velocity
+    >>> from fpsolve.learning.theory.estimators import area_velocity
     >>> t = np.linspace(0, 2 * np.pi, 10001)  # unit circle, counterclockwise
     >>> A = area_velocity(np.c_[np.cos(t), np.sin(t)], center=[0, 0])
     >>> bool(np.isclose(A[0, 1] * 10000, np.pi, rtol=1e-6))  # total area swept
@@ -130,7 +130,7 @@ def entropy_production_windows(trajectory, theory: GaussianTheory, *, window: in
     --------
     >>> import numpy as np
     >>> from fpsolve.learning.theory import gaussian_theory
-    >>> from fpsolve.learning.estimators import entropy_production_windows
+    >>> from fpsolve.learning.theory.estimators import entropy_production_windows
     >>> th = gaussian_theory(np.diag([1.0, 2.0]), [[0.01, 0.005], [0.005, 0.02]], 0.1)
     >>> x = th.stationary_sample(3, rng=0)[None] + np.zeros((11, 1, 1))  # 10 steps of 3 chains
     >>> x[1:] += np.cumsum(np.random.default_rng(1).normal(0, 0.15, (10, 3, 2)), axis=0)
@@ -185,7 +185,7 @@ class EntropyProductionStream:
     --------
     >>> import numpy as np
     >>> from fpsolve.learning.theory import gaussian_theory
-    >>> from fpsolve.learning.estimators import EntropyProductionStream
+    >>> from fpsolve.learning.theory.estimators import EntropyProductionStream
     >>> th = gaussian_theory(np.diag([1.0, 2.0]), [[0.01, 0.005], [0.005, 0.02]], 0.1)
     >>> x = th.stationary_sample(3, rng=0)[None] + np.zeros((11, 1, 1))
     >>> x[1:] += np.cumsum(np.random.default_rng(1).normal(0, 0.15, (10, 3, 2)), axis=0)

@@ -13,7 +13,7 @@ batch means of the per-sample Hessians ``h_i`` and of the per-sample gradient es
 * :func:`first_order_bias` -- the O(eta) coefficients of the stationary mean and covariance.
 
 Step rules beyond Euler (palindromic WOR schedules, Leimkuhler-Matthews noise, midpoint steps)
-are dispatched to :mod:`fpsolve.learning.sampler_schemes` (``rule=`` or sampler attributes).
+are dispatched to :mod:`fpsolve.learning.theory.sampler_schemes` (``rule=`` or sampler attributes).
 
 Derivations on docs/sgworld.md; the public names are also importable from
 :mod:`fpsolve.learning.posteriors`.
@@ -25,15 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._numba import one_blas_thread
-from ..errors import FpsolveError, ModelError
-from . import _kernels_moments as _ks
-from .._runs import check_positive
-from .dynamics.samplers import RECORDS, as_sampler
-from .dynamics.samplers import batch_layout as _batch
-from .._random import as_key
-from .models.minimum import find_minimum
-from .theory import _population_covariance
+from ..._numba import one_blas_thread
+from ...errors import FpsolveError, ModelError
+from . import _kernels as _ks
+from ..._runs import check_positive
+from ..dynamics.samplers import RECORDS, as_sampler
+from ..dynamics.samplers import batch_layout as _batch
+from ..._random import as_key
+from ..models.minimum import find_minimum
+from .gaussian import _population_covariance
 from .sampler_schemes import (
     check_rule_batch,
     full_gradient_covariance,
@@ -168,7 +168,7 @@ def stationary_moments(sampler, model, data, *, eta: float, batch_size: int | No
         H Delta + Delta H - eta (H Delta H + kappa Lh(Delta))
             = eta (kappa Sigma_q + H + kappa Lh(Sigma)),      Lh(S) = mean_i dh_i S dh_i.
 
-    SGWORLD: the epoch map ``x_R = Phi x_0 + ups + nu`` (:mod:`~._kernels_moments`) gives
+    SGWORLD: the epoch map ``x_R = Phi x_0 + ups + nu`` (:mod:`~._kernels`) gives
     ``m = (I - E Phi)^-1 E ups`` and ``vec E[x x^T] = (I - E Phi (x) Phi)^-1 vec(E[Phi m ups^T]
     + E[ups m^T Phi^T] + E[ups ups^T] + E Q)``; the expectations are permutation averages with
     control variates of known mean.  ``record="step"`` averages the moments over the ``R``
@@ -293,7 +293,7 @@ def _wr_delta(lin, eta, b) -> np.ndarray:
 
 
 def _wor_sums(lin, eta, b, key, perm0, n) -> dict:
-    """Sums over ``n`` permutations of the epoch-map quantities (``_kernels_moments``)."""
+    """Sums over ``n`` permutations of the epoch-map quantities (``_kernels``)."""
     N, d = lin.q.shape
     h = np.ascontiguousarray(lin.h.reshape(N, d * d))
     out = {k: np.empty((n, d, d)) for k in ("phi", "Q", "T", "J")}

@@ -16,7 +16,7 @@ midpoint        ``I - eta H_k + eta^2 H_k^2 / 2``,           ``2 eta (I - eta H_
                 ``-eta (I - eta H_k / 2) q_k``                + eta^3 H_k^2 / 2``
 ==============  ==========================================  ==================================
 
-(``alpha``, ``gamma``, ``beta``, ``zeta`` of :mod:`~._kernels_moments` are the coefficients of
+(``alpha``, ``gamma``, ``beta``, ``zeta`` of :mod:`~._kernels` are the coefficients of
 ``eta^2 H_k^2``, ``eta^2 H_k q_k``, ``-eta^2 H_k / 2`` and ``eta^3 H_k^2 / 2`` in those columns.)
 The midpoint step evaluates the batch gradient twice, on the same batch, with two independent
 normal draws ``xi``, ``xi'``::
@@ -40,11 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from ..errors import FpsolveError, ModelError
-from . import _kernels_moments as _ks
-from .dynamics.samplers import as_sampler
-from .dynamics.schedules import check_batch_size
-from .theory import _population_covariance
+from ...errors import FpsolveError, ModelError
+from . import _kernels as _ks
+from ..dynamics.samplers import as_sampler
+from ..dynamics.schedules import check_batch_size
+from .gaussian import _population_covariance
 
 __all__ = ["NOISES", "SCHEDULES", "STEPS", "StepRule", "check_rule_batch", "cv_expectations",
            "full_gradient_covariance", "rule_first_order_bias", "rule_moments", "step_rule"]
@@ -195,7 +195,7 @@ def full_gradient_covariance(H, eta, rule: StepRule) -> np.ndarray:
 # ----------------------------------------------------------------------------- WOR moments
 def cv_expectations(lin, rule: StepRule, b: int, order) -> dict:
     """Exact means of the control variates ``t``, ``s`` (``jc`` has mean 0) of
-    :func:`~._kernels_moments.scheme_epoch_map` for the batch sequence ``order``.
+    :func:`~._kernels.scheme_epoch_map` for the batch sequence ``order``.
 
     Pairs of positions ``a < c`` on distinct batches have ``E[H_c H_a] = H^2 - C_hh/(N-1)`` and
     ``E[H_c q_a] = -C_hq/(N-1)``; on the same batch ``E H_a^2 = H^2 + kappa C_hh`` and

@@ -1,5 +1,5 @@
 """Numba kernels of the epoch maps of linearized sampler chains
-(:mod:`fpsolve.learning.sampler_moments`).
+(:mod:`fpsolve.learning.theory.sampler_moments`).
 
 For a quadratic loss with per-sample Hessians
 ``h_i`` and per-sample gradients ``q_i`` at the minimum (``mean_i q_i = 0``), the deviation
@@ -12,7 +12,7 @@ control variates ``T = sum_{j<k} H_k H_j``, ``J = sum_k k (H_k - H)`` and
 ``j`` is the WOR shuffle of epoch ``perm0 + j`` of chain 0 under ``key``.
 
 :func:`scheme_epoch_maps` generalizes the map to the step rules of
-:mod:`fpsolve.learning.sampler_schemes`: ``A_k = I - eta H_k + alpha eta^2 H_k^2``,
+:mod:`fpsolve.learning.theory.sampler_schemes`: ``A_k = I - eta H_k + alpha eta^2 H_k^2``,
 ``u_k = -eta q_k + gamma eta^2 H_k q_k``, noise
 ``2 eta (I - beta eta H_k / 4)^2 + zeta eta^3 H_k^2 / 2``, batches
 visited in a given ``order`` (palindromic schedules visit ``0 .. R-1, R-1 .. 0``).
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import jit_parallel, jit_serial, prange
-from .dynamics._kernels import wor_shuffle
+from ..._numba import jit_parallel, jit_serial, prange
+from ..dynamics._kernels import wor_shuffle
 
 __all__ = ["batch_mean", "epoch_map", "epoch_maps", "matmul_add", "noise_step", "phase_moments",
            "phase_sums", "scheme_epoch_map", "scheme_epoch_maps"]

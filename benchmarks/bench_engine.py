@@ -1,0 +1,139 @@
+"""Throughput of the one chain engine against a plain numba loop and against a baseline checkout.
+
+Targets (issue "One trajectory engine"):
+
+* ``sgd`` >= 2.5e6 WR steps/s per core on the paper's 7-parameter network (B = 10), and >= 1.2x
+  a plain numba loop doing the same work (the loop below: ``np.random.randint`` partial
+  Fisher-Yates draws, the tanh-network gradient inline, no records, no checks);
+* MLP and softmax steps no slower than before the engine: with ``--baseline PATH`` (a checkout
+  of the older fpsolve, e.g. ``git worktree add /tmp/base <commit>``) the same workloads run in a
+  subprocess on that checkout, interleaved with this one, and the ratios are printed.
+
+SDE ensembles against a plain ``prange`` loop: ``python benchmarks/bench_ensemble.py``.
+
+    python benchmarks/bench_engine.py [--steps 3000000] [--repeat 3] [--baseline PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+from _common import median_seconds
+
+W0 = np.array([1.28, 1.23, 0.70, -0.70, 0.95, -0.95, 0.0])   # near the paper's minimum
+ETA, B = 1e-7, 10
+
+
+def plain_numba_loop():
+    """A plain numba SGD loop on the paper's network (compiled here, not cached)."""
+    import numba
+
+    @numba.njit(cache=False)
+    def loop(x, y, w, eta, b, n_steps, a, lam, seed):
+        np.random.seed(seed)
+        n, d = x.size, w.size
+        pool, g = np.arange(n), np.empty(d)
+        for _ in range(n_steps):
+            g[:] = 0.0
+            for j in range(b):                           # partial Fisher-Yates
+                r = j + np.random.randint(n - j)
+                pool[j], pool[r] = pool[r], pool[j]
+                i = pool[j]
+                t0, t1 = math.tanh(w[0] * x[i] + w[2]), math.tanh(w[1] * x[i] + w[3])
+                res = y[i] - (w[4] * t0 + w[5] * t1 + w[6])
+                s0, s1 = w[4] * (1 - t0 * t0) * res, w[5] * (1 - t1 * t1) * res
+                g[0] += s0 * x[i]
+                g[1] += s1 * x[i]
+                g[2] += s0
+                g[3] += s1
+                g[4] += res * t0
+                g[5] += res * t1
+                g[6] += res
+            for q in range(d):
+                w[q] -= eta * a * (-2.0 * g[q] / b + 2.0 * lam * w[q])
+        return w
+
+    return loop
+
+
+def workloads(steps: int) -> dict:
+    """name -> a zero-argument callable running one workload of this checkout's fpsolve."""
+    import fpsolve.learning as fl
+    from fpsolve.learning import (MLPClassifier, RegressionNetwork, SoftmaxRegression,
+                                  load_digits, paper_regression, sgd)
+    # before the engine the MLP had its own driver (mlp_sgd); now sgd runs every model
+    run_mlp = sgd if hasattr(fl, "dynamics") else fl.mlp_sgd
+    net, data = RegressionNetwork(), paper_regression()
+    digits = load_digits()
+    soft, mlp = SoftmaxRegression(64, 10), MLPClassifier(64, 16, 10)
+    ws, wm = np.zeros(soft.n_params), mlp.initial_weights(0)
+    kw = dict(batch_size=B, rng=0, record_every=1000)
+    return {
+        "sgd_wr": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, **kw),
+        "sgd_wor": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, schedule="wor", **kw),
+        "sgld": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, noise=1.0, **kw),
+        "softmax": lambda: sgd(soft, digits, ws, eta=1e-6, n_steps=steps // 20, **kw),
+        "mlp": lambda: run_mlp(mlp, digits, wm, eta=1e-6, n_steps=steps // 40, **kw),
+    }
+
+
+def measure(steps: int, repeat: int) -> dict:
+    """Steps per second of every workload (median of ``repeat``, compiled beforehand)."""
+    loads, rates = workloads(steps), {}
+    sizes = {"softmax": steps // 20, "mlp": steps // 40}
+    for fn in workloads(100).values():
+        fn()                                               # compile or load the cache
+    for name, fn in loads.items():
+        seconds, _ = median_seconds(fn, repeat)
+        rates[name] = sizes.get(name, steps) / seconds
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=3_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="checkout of an older fpsolve to compare with")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:                                         # a baseline run: print JSON only
+        print(json.dumps(measure(args.steps, args.repeat)))
+        return
+    from fpsolve._numba import threads_for
+    from fpsolve.learning import paper_regression
+    data = paper_regression()
+    loop = plain_numba_loop()
+    a = data.N / (2 * 0.1**2)
+    loop(data.x, data.y, W0.copy(), ETA, B, 100, a, 1e-3, 0)
+    with threads_for(1):
+        plain, _ = median_seconds(lambda: loop(data.x, data.y, W0.copy(), ETA, B, args.steps,
+                                               a, 1e-3, 0), args.repeat)
+        ours = measure(args.steps, args.repeat)
+        base = None
+        if args.baseline:
+            env = dict(os.environ, PYTHONPATH=args.baseline, NUMBA_NUM_THREADS="1")
+            out = subprocess.run([sys.executable, __file__, "--child", "--steps",
+                                  str(args.steps), "--repeat", str(args.repeat)], env=env,
+                                 capture_output=True, text=True, check=True,
+                                 cwd=os.path.dirname(os.path.abspath(__file__)))
+            base = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"one chain, one thread, B = {B} (paper's network unless noted), steps/s:")
+    print(f"  plain numba loop (WR):     {args.steps / plain:.3g}")
+    for name, rate in ours.items():
+        line = f"  {name:<26s} {rate:.3g}"
+        if name == "sgd_wr":
+            line += (f"  ({rate * plain / args.steps:.2f}x the plain loop; targets >= 2.5e6, "
+                     ">= 1.2x)")
+        if base:
+            line += f"  baseline {base[name]:.3g} (ratio {rate / base[name]:.2f})"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
