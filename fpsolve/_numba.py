@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 
 
-__all__ = ["jit_serial", "jit_inline", "jit_parallel", "jit_typed", "prange", "types",
+__all__ = ["jit_serial", "jit_inline", "jit_parallel", "jit_typed", "objmode", "prange", "types",
            "set_num_threads", "get_num_threads", "threads_for", "one_blas_thread", "philox4x32",
            "philox4x32_lanes"]
 
@@ -49,6 +49,8 @@ def jit_typed(signature, *, parallel: bool = False):
 
 #: numba's type objects, for the explicit signatures of :func:`jit_typed`.
 types = numba.types
+#: Object-mode blocks inside compiled code (calling back into Python, e.g. a user's NumPy model).
+objmode = numba.objmode
 
 
 def set_num_threads(n: int) -> None:

@@ -29,8 +29,8 @@ import sys
 import warnings
 
 from .data import Dataset, load_digits, load_idx, load_regression, paper_regression
-from .models import (GradientModel, LinearRegression, MLPClassifier, Minimum, RegressionNetwork,
-                     SoftmaxRegression, find_minimum)
+from .models import (GradientModel, LinearRegression, LogisticRegression, MLPClassifier, Minimum,
+                     RegressionNetwork, SoftmaxRegression, UserModel, find_minimum)
 from .diagnostics import MixingWarning, effective_sample_size, rhat
 from .dynamics import (SGLD, SGLDCV, SGWORLD, ULA, MidpointSGWORLD, SampleResult, Sampler,
                        SGDResult, minibatch_indices, mlp_sgd, sample, sgd)
@@ -48,6 +48,7 @@ from .slices import total_variation as slice_total_variation
 __all__ = [
     "Dataset", "paper_regression", "load_regression",
     "GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression",
+    "LogisticRegression", "UserModel",
     "minibatch_indices",
     "SGDResult", "sgd",
     "Minimum", "find_minimum", "minibatch_diffusion", "empirical_diffusion", "GaussianTheory",

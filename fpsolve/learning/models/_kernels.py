@@ -22,9 +22,9 @@ from ..._numba import jit_serial
 
 __all__ = ["fast_tanh", "batch_gradient", "sample_gradients", "stacked_sample_gradients",
            "hessian_row", "loss_hessian", "sample_hessians", "net_batch", "linear_batch",
-           "softmax_batch"]
+           "softmax_batch", "logistic_batch"]
 
-NET, LINEAR, SOFTMAX = 0, 1, 2
+NET, LINEAR, SOFTMAX, LOGISTIC = 0, 1, 2, 3
 
 
 # ----------------------------------------------------------------------------- models
@@ -112,6 +112,26 @@ def _softmax_batch(w, x, y, idx, start, b, kc, tmp, out):
 
 
 @jit_serial
+def _logistic_batch(w, x, y, idx, start, b, out):
+    """``out = sum_j (sigma(z_j) - y_j) (x_j, 1)``, ``z = w[:F] . x + w[F]``; ``sum_j CE_j``
+    with ``CE = log(1 + e^z) - y z`` (evaluated without overflow)."""
+    nf = x.shape[1]
+    loss = 0.0
+    for j in range(start, start + b):
+        i = idx[j]
+        z = w[nf]
+        for q in range(nf):
+            z += w[q] * x[i, q]
+        e = math.exp(-abs(z))
+        loss += max(z, 0.0) + math.log1p(e) - y[i] * z
+        g = (1.0 if z >= 0 else e) / (1.0 + e) - y[i]             # sigma(z) - y
+        for q in range(nf):
+            out[q] += g * x[i, q]
+        out[nf] += g
+    return loss
+
+
+@jit_serial
 def batch_gradient(kind, w, x, y, idx, start, b, a, c, m, tmp, out):
     """Gradient of ``mean_{j} l_{idx[j]}``, ``j in [start, start + b)``, into ``out``.
 
@@ -123,6 +143,8 @@ def batch_gradient(kind, w, x, y, idx, start, b, a, c, m, tmp, out):
         loss, scale = _net_batch(w, x, y, idx, start, b, m, tmp, out), -2.0 * a / b
     elif kind == LINEAR:
         loss, scale = _linear_batch(w, x, y, idx, start, b, out), -2.0 * a / b
+    elif kind == LOGISTIC:
+        loss, scale = _logistic_batch(w, x, y, idx, start, b, out), a / b
     else:
         loss, scale = _softmax_batch(w, x, y, idx, start, b, m, tmp, out), a / b
     reg = 0.0
@@ -189,12 +211,29 @@ def _softmax_hess_row(w, xi, a, kc, coef, tmp, out):
 
 
 @jit_serial
+def _logistic_hess_row(w, xi, a, coef, out):
+    """Add ``coef a sigma (1 - sigma) xt xt^T`` with ``xt = (x, 1)`` to ``out``."""
+    nf = xi.size
+    z = w[nf]
+    for q in range(nf):
+        z += w[q] * xi[q]
+    s = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    k = coef * a * s * (1.0 - s)
+    for p in range(nf + 1):
+        xp = xi[p] if p < nf else 1.0
+        for q in range(nf + 1):
+            out[p, q] += k * xp * (xi[q] if q < nf else 1.0)
+
+
+@jit_serial
 def hessian_row(kind, w, x, y, i, a, m, coef, tmp, gf, out):
     """Add ``coef`` times the Hessian of the data term ``a r_i`` to ``out (d, d)``."""
     if kind == NET:
         _net_hess_row(w, x[i, 0], y[i], a, m, coef, gf, out)
     elif kind == LINEAR:
         out += (2.0 * a * coef) * np.outer(x[i], x[i])
+    elif kind == LOGISTIC:
+        _logistic_hess_row(w, x[i], a, coef, out)
     else:
         _softmax_hess_row(w, x[i], a, m, coef, tmp, out)
 
@@ -238,6 +277,11 @@ def net_batch(w, x, y, idx, start, b, theta, tmp, out):
 def linear_batch(w, x, y, idx, start, b, theta, tmp, out):
     """:func:`batch_gradient` of the linear model, ``theta = (a, c, 1)``."""
     return batch_gradient(LINEAR, w, x, y, idx, start, b, theta[0], theta[1], 1, tmp, out)
+
+
+def logistic_batch(w, x, y, idx, start, b, theta, tmp, out):
+    """:func:`batch_gradient` of logistic regression, ``theta = (a, c, 1)``."""
+    return batch_gradient(LOGISTIC, w, x, y, idx, start, b, theta[0], theta[1], 1, tmp, out)
 
 
 def softmax_batch(w, x, y, idx, start, b, theta, tmp, out):

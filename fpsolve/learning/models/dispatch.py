@@ -22,7 +22,8 @@ import numpy as np
 
 from ..._numba import jit_typed, types
 
-__all__ = ["BATCH_SIGNATURE", "BATCH_TYPE", "DATA_X", "DATA_Y", "ModelKernel", "compiled_batch"]
+__all__ = ["BATCH_SIGNATURE", "BATCH_TYPE", "DATA_X", "DATA_Y", "ModelKernel", "compiled_batch",
+           "read_only"]
 
 _F1, _I1 = types.float64[::1], types.int64[::1]
 #: The data ``x (N, F)`` and ``y (N,)`` reach the kernels read-only.
@@ -67,7 +68,7 @@ class ModelKernel:
     @classmethod
     def build(cls, func, x, y, theta, scratch) -> ModelKernel:
         """Compile ``func`` and lay out the arrays as the signature requires."""
-        return cls(compiled_batch(func), _read_only(x), _read_only(y),
+        return cls(compiled_batch(func), read_only(x), read_only(y),
                    np.ascontiguousarray(theta, dtype=float), max(int(scratch), 1))
 
     @property
@@ -75,7 +76,7 @@ class ModelKernel:
         return self.x.shape[0]
 
 
-def _read_only(a) -> np.ndarray:
+def read_only(a) -> np.ndarray:
     """A C-contiguous float view of ``a`` that the kernels cannot write."""
     view = np.ascontiguousarray(a, dtype=float).view()
     view.setflags(write=False)

@@ -24,7 +24,8 @@ from ..data.datasets import Dataset, as_dataset
 from . import _kernels
 from .dispatch import ModelKernel
 
-__all__ = ["GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression"]
+__all__ = ["GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxRegression",
+           "LogisticRegression"]
 
 
 def _positive_int(name, value, minimum=1):
@@ -298,5 +299,60 @@ class SoftmaxRegression(GradientModel):
         return p / p.sum(axis=1, keepdims=True)
 
 
+class LogisticRegression(GradientModel):
+    """Binary logistic regression ``P(y = 1 | x) = sigma(w[:F] . x + w[F])`` with an L2 prior.
+
+    Loss ``l_i = N [CE_i + lam |w|^2 / 2]``, ``CE_i = log(1 + e^z_i) - y_i z_i`` (the bias is
+    regularized too), so ``L = mean_i l_i`` is the negative log posterior of a Gaussian prior of
+    precision ``N lam``; labels ``y in {0, 1}``.
+
+    Parameters
+    ----------
+    n_features : int
+    lam : float, default 1e-3
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpsolve.learning import LogisticRegression
+    >>> model = LogisticRegression(2, lam=0.0)
+    >>> data = (np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1]))
+    >>> bool(np.isclose(model.loss(np.zeros(3), data), 2 * np.log(2)))
+    True
+    """
+
+    kind = _kernels.LOGISTIC
+
+    def __init__(self, n_features: int, *, lam: float = 1e-3):
+        self.n_features = _positive_int("n_features", n_features)
+        self.lam = _nonneg_float("lam", lam)
+        self.n_params = self.n_features + 1
+
+    def __repr__(self):
+        return f"LogisticRegression({self.n_features}, lam={self.lam!r})"
+
+    def _prefactors(self, N):
+        return float(N), 0.5 * self.lam
+
+    def _inputs(self, data):
+        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
+        if x.shape[1] != self.n_features:
+            raise FpsolveError(f"data: expected x of shape (N, {self.n_features}), got "
+                               f"{data.x.shape}")
+        return x
+
+    def _targets(self, data):
+        y = np.asarray(data.y)
+        if not np.all((y == 0) | (y == 1)):
+            raise FpsolveError("data: expected labels y in {0, 1}")
+        return y.astype(float)
+
+    def predict(self, w, x) -> np.ndarray:
+        """``P(y = 1 | x)``, shape ``(N,)``."""
+        w, F = self._params(w), self.n_features
+        z = np.asarray(x, dtype=float).reshape(-1, F) @ w[:F] + w[F]
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
 _BATCH = {_kernels.NET: _kernels.net_batch, _kernels.LINEAR: _kernels.linear_batch,
-          _kernels.SOFTMAX: _kernels.softmax_batch}
+          _kernels.SOFTMAX: _kernels.softmax_batch, _kernels.LOGISTIC: _kernels.logistic_batch}
