@@ -7,9 +7,10 @@ The Wisconsin breast-cancer set (569 tumours, 30 features, shipped with scikit-l
 a short run) with a :class:`~fpsolve.learning.LogisticRegression` model: ``L = mean_i l_i`` is
 the negative log posterior of a logistic likelihood and a Gaussian prior.  The posterior is not
 Gaussian, so the exact-moment theory of the samplers does not apply; a long Metropolis-adjusted
-Langevin (MALA) run, exact up to Monte Carlo error, is the reference.  SGLD, SGWORLD and midpoint SGWORLD run at
-the same step size (``R eta lambda_max = 0.1``); their posterior standard deviations are compared
-with the reference's, and the midpoint sampler's posterior mean is checked against it.
+Langevin (MALA) run, exact up to Monte Carlo error, is the reference.  SGLD, SGWORLD and midpoint
+SGWORLD run at the same step size (``R eta lambda_max = 0.1``); their posterior standard
+deviations are compared with the reference's, and the midpoint sampler's posterior mean is
+checked against it.
 """
 
 # %%
