@@ -7,7 +7,10 @@ Targets (issue "One trajectory engine"):
   Fisher-Yates draws, the tanh-network gradient inline, no records, no checks);
 * MLP and softmax steps no slower than before the engine: with ``--baseline PATH`` (a checkout
   of the older fpsolve, e.g. ``git worktree add /tmp/base <commit>``) the same workloads run in a
-  subprocess on that checkout, interleaved with this one, and the ratios are printed.
+  subprocess on that checkout, interleaved with this one, and the ratios are printed;
+* (issue "Samplers beyond the paper") a user model -- the paper's network written as a numba
+  per-sample gradient, :class:`~fpsolve.learning.UserModel` -- within 1.5x of the built-in
+  model's step time, and the cost per epoch of midpoint SGWORLD against SGWORLD.
 
 SDE ensembles against a plain ``prange`` loop: ``python benchmarks/bench_ensemble.py``.
 
@@ -62,6 +65,29 @@ def plain_numba_loop():
     return loop
 
 
+def user_network():
+    """The paper's network as a user model: ``l_i = a [(y_i - f_i)^2 + lam |w|^2]``."""
+    import numba
+
+    from fpsolve.learning import UserModel
+
+    a, lam = 200 / (2 * 0.1**2), 1e-3
+
+    @numba.njit
+    def per_sample(w, x, y, g):
+        t0, t1 = math.tanh(w[0] * x[0] + w[2]), math.tanh(w[1] * x[0] + w[3])
+        r = y - (w[4] * t0 + w[5] * t1 + w[6])
+        s0, s1 = w[4] * (1 - t0 * t0) * r, w[5] * (1 - t1 * t1) * r
+        df = (s0 * x[0], s1 * x[0], s0, s1, r * t0, r * t1, r)
+        reg = 0.0
+        for q in range(7):
+            g[q] = a * (-2.0 * df[q] + 2.0 * lam * w[q])
+            reg += w[q] * w[q]
+        return a * (r * r + lam * reg)
+
+    return UserModel(per_sample, 7)
+
+
 def workloads(steps: int) -> dict:
     """name -> a zero-argument callable running one workload of this checkout's fpsolve."""
     import fpsolve.learning as fl
@@ -74,19 +100,28 @@ def workloads(steps: int) -> dict:
     soft, mlp = SoftmaxRegression(64, 10), MLPClassifier(64, 16, 10)
     ws, wm = np.zeros(soft.n_params), mlp.initial_weights(0)
     kw = dict(batch_size=B, rng=0, record_every=1000)
-    return {
+    loads = {
         "sgd_wr": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, **kw),
         "sgd_wor": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, schedule="wor", **kw),
         "sgld": lambda: sgd(net, data, W0, eta=ETA, n_steps=steps, noise=1.0, **kw),
         "softmax": lambda: sgd(soft, digits, ws, eta=1e-6, n_steps=steps // 20, **kw),
         "mlp": lambda: run_mlp(mlp, digits, wm, eta=1e-6, n_steps=steps // 40, **kw),
     }
+    if hasattr(fl, "UserModel"):                           # only after the engine
+        user = user_network()
+        loads["user_wr"] = lambda: sgd(user, data, W0, eta=ETA, n_steps=steps, **kw)
+        skw = dict(batch_size=B, n_epochs=steps // 20, rng=0, warn=False, w0=W0, n_chains=1)
+        loads["sgworld_epochs"] = lambda: fl.sample("sgworld", net, data, eta=ETA, **skw)
+        loads["midpoint_epochs"] = lambda: fl.sample("midpoint-sgworld", net, data, eta=ETA,
+                                                     **skw)
+    return loads
 
 
 def measure(steps: int, repeat: int) -> dict:
     """Steps per second of every workload (median of ``repeat``, compiled beforehand)."""
     loads, rates = workloads(steps), {}
-    sizes = {"softmax": steps // 20, "mlp": steps // 40}
+    sizes = {"softmax": steps // 20, "mlp": steps // 40, "sgworld_epochs": steps // 20,
+             "midpoint_epochs": steps // 20}
     for fn in workloads(100).values():
         fn()                                               # compile or load the cache
     for name, fn in loads.items():
@@ -123,16 +158,22 @@ def main() -> None:
                                  capture_output=True, text=True, check=True,
                                  cwd=os.path.dirname(os.path.abspath(__file__)))
             base = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"one chain, one thread, B = {B} (paper's network unless noted), steps/s:")
+    print(f"one chain, one thread, B = {B} (paper's network unless noted), steps/s "
+          "(epochs/s for the *_epochs rows, R = N / B = 20 steps):")
     print(f"  plain numba loop (WR):     {args.steps / plain:.3g}")
     for name, rate in ours.items():
         line = f"  {name:<26s} {rate:.3g}"
         if name == "sgd_wr":
             line += (f"  ({rate * plain / args.steps:.2f}x the plain loop; targets >= 2.5e6, "
                      ">= 1.2x)")
-        if base:
+        if base and name in base:
             line += f"  baseline {base[name]:.3g} (ratio {rate / base[name]:.2f})"
         print(line)
+    if "user_wr" in ours:
+        print(f"  user model / built-in step time: {ours['sgd_wr'] / ours['user_wr']:.2f} "
+              "(target <= 1.5)")
+        print(f"  midpoint SGWORLD / SGWORLD cost per epoch: "
+              f"{ours['sgworld_epochs'] / ours['midpoint_epochs']:.2f} (target: 1)")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ WALL_HIT_LIMIT = 0.1
 
 def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyama",
              record_every=1, rng=None, observables=(), chunk_steps=None, checkpoint=None,
-             progress=False, table_grid=None, exit_correction=True, noise=None
+             progress=False, table_grid=None, exit_correction=True, normals=None, noise=None
              ) -> TrajectoryResult:
     """Simulate ``n_traj`` trajectories of ``dx = a dt + sigma dW`` (``sigma sigma^T = 2 D``).
 
@@ -73,9 +73,12 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
         at least 256 cells per axis in 1-D/2-D (64 in 3-D), at most 2^20 cells.
     exit_correction : bool, default True, keyword-only
         Brownian-bridge test for crossings of absorbing walls within a step.
-    noise : ndarray, shape (n_steps, n_traj, d), optional, keyword-only
-        Standard normals to use instead of generated ones (``dW = sqrt(dt) noise``), e.g. to
+    normals : ndarray, shape (n_steps, n_traj, d), optional, keyword-only
+        Standard normals to use instead of generated ones (``dW = sqrt(dt) normals``), e.g. to
         compare schemes on the same Brownian path.
+    noise : ndarray, optional, keyword-only
+        Deprecated alias of ``normals`` (one release): ``noise`` means a temperature in
+        :func:`~fpsolve.learning.sgd`.
 
     Returns
     -------
@@ -116,9 +119,13 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     >>> bool(np.allclose(np.cov(res.final_positions.T), np.eye(2), atol=0.1))  # S = I
     True
     """
+    if noise is not None:
+        warnings.warn("simulate(noise=) is deprecated; use normals=", DeprecationWarning,
+                      stacklevel=2)
+        normals = noise if normals is None else normals
     run = _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng,
                    observables, chunk_steps, checkpoint, progress, table_grid,
-                   exit_correction, noise)
+                   exit_correction, normals)
     drive(_SDERun(run), checkpoint=checkpoint, progress=bool(progress), chunk=run["chunk"],
           error=SolverError, what="model, grid, x0, dt, n_steps, method, rng, chunk_steps, "
           "observables ...")
@@ -210,10 +217,10 @@ def _check_noise(noise, n_steps, shape) -> np.ndarray:
         return np.zeros((0, 0, shape[1]))
     noise = np.ascontiguousarray(noise, dtype=float)
     if noise.shape != (n_steps,) + shape:
-        raise SolverError(f"noise: expected shape {(n_steps,) + shape} (n_steps, n_traj, d), "
+        raise SolverError(f"normals: expected shape {(n_steps,) + shape} (n_steps, n_traj, d), "
                           f"got {noise.shape}")
     if not np.all(np.isfinite(noise)):
-        raise SolverError("noise: contains NaN or inf")
+        raise SolverError("normals: contains NaN or inf")
     return noise
 
 

@@ -80,6 +80,23 @@ class TrajectoryResult(LabelledResult):
     options: dict = field(default_factory=dict)
 
     @property
+    def path(self) -> np.ndarray | None:
+        """The recorded path ``(n_saved, n_traj, d)`` (``positions``): the name every
+        trajectory result shares (``SGDResult.path``, ``SampleResult.path``)."""
+        return self.positions
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Global step counts of the rows of :attr:`path`."""
+        every = self.options.get("record_every", 0)
+        return np.arange(0 if self.positions is None else self.positions.shape[0]) * every
+
+    @property
+    def stride(self) -> int:
+        """Steps between two rows of :attr:`path` (``record_every``)."""
+        return int(self.options.get("record_every", 0))
+
+    @property
     def n_traj(self) -> int:
         """Number of trajectories."""
         return self.final_positions.shape[0]

@@ -16,7 +16,7 @@ needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(),
 
 
 def test_paper_regression_recipe():
-    x, y = paper_regression(seed=0)
+    x, y = paper_regression(0)
     assert x.shape == y.shape == (200,)
     assert np.array_equal(x, np.round(np.arange(-3.0, 3.0 - 1e-9, 0.03), 2))
     noise = y - np.exp(-x**2)
@@ -28,8 +28,8 @@ def test_paper_regression_recipe():
 
 
 def test_paper_regression_seeded():
-    assert np.array_equal(paper_regression(seed=5).y, paper_regression(seed=5).y)
-    assert not np.array_equal(paper_regression(seed=5).y, paper_regression(seed=6).y)
+    assert np.array_equal(paper_regression(5).y, paper_regression(5).y)
+    assert not np.array_equal(paper_regression(5).y, paper_regression(6).y)
 
 
 def test_dataset_container():
@@ -56,7 +56,7 @@ def test_dataset_bad_input(x, y, message):
 
 
 def test_load_regression_roundtrip(tmp_path):
-    x, y = paper_regression(seed=2)
+    x, y = paper_regression(2)
     np.savetxt(tmp_path / "x.txt", x, fmt="%.17g")
     np.savetxt(tmp_path / "y.txt", y, fmt="%.17g")
     data = load_regression(tmp_path / "x.txt", tmp_path / "y.txt")
@@ -97,3 +97,10 @@ def test_reference_minimum_is_critical_point_of_our_loss():
     # of size typical) with margin.
     assert np.linalg.norm(net.gradient(w, data)) < 1e-10 * typical
     assert np.linalg.eigvalsh(net.hessian(w, data)).min() > 0        # a minimum
+
+
+def test_paper_regression_takes_rng_and_the_deprecated_seed():
+    gen = paper_regression(np.random.default_rng(4))
+    assert np.array_equal(gen.y, paper_regression(4).y)
+    with pytest.warns(DeprecationWarning, match="seed"):
+        assert np.array_equal(paper_regression(seed=4).y, gen.y)

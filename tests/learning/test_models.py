@@ -212,7 +212,7 @@ def test_softmax_uniform_at_zero_weights():
 
 def test_reference_hessian_positive_at_regression_minimum():
     """A local minimum of the paper's loss (found by Newton from a nearby point) has H > 0."""
-    net, data = RegressionNetwork(), paper_regression(seed=3)
+    net, data = RegressionNetwork(), paper_regression(3)
     w = np.array([1.3, 1.2, 0.7, -0.7, 1.0, -1.0, 0.0])
     for _ in range(30):
         w = w - np.linalg.solve(net.hessian(w, data), net.gradient(w, data))

@@ -378,3 +378,22 @@ def test_continuation_refuses_mismatches():
         sgd(net, data, first, eta=1e-6, batch_size=10, n_steps=30, n_chains=2)
     with pytest.raises(FpsolveError, match="record_every"):
         sgd(net, data, first, eta=1e-6, batch_size=10, n_steps=30, record_every=7)
+
+
+def test_every_trajectory_result_names_its_path_and_steps_alike():
+    # issue: positions / w / samples -> one name, `path`, with `steps` (global step counts of
+    # the rows) and `stride` (steps between rows) on every trajectory result
+    import fpsolve as fp
+    from fpsolve.learning import sample
+    from fpsolve.models.gallery import OrnsteinUhlenbeck
+    net, data = RegressionNetwork(), paper_regression()
+    s = sgd(net, data, W0, eta=1e-6, batch_size=10, n_steps=40, record_every=10, rng=1)
+    m = sample("sgworld", LinearRegression(1, s=1.0), (data.x, data.y), eta=1e-4,
+               batch_size=10, n_epochs=6, burn_in=2, rng=1, warn=False)
+    t = fp.simulate(OrnsteinUhlenbeck(-np.eye(1)), [0.0], grid=fp.CartesianGrid([(-9, 9)], 4),
+                    dt=0.01, n_steps=40, record_every=10, rng=1)
+    for res, path in ((s, s.w), (m, m.samples), (t, t.positions)):
+        assert res.path is path and res.steps.shape == (path.shape[0],)
+        assert np.all(np.diff(res.steps) == res.stride)
+    assert s.stride == 10 and m.stride == 20 and t.stride == 10
+    assert s.steps[-1] == 40 and m.steps[0] == 60 and t.steps[-1] == 40

@@ -270,7 +270,7 @@ def test_slice_kernel_matches_numpy_reference():
     system = (ref_bilinear(lp, first, prob.grid)
               - ref_bilinear(lp, w[:, list(prob.free)], prob.grid))
     np.testing.assert_allclose(res.entropy, ent + system, rtol=1e-10, atol=1e-12)
-    assert res.block_steps.sum() == 3 * 40 and res.steps == 40
+    assert res.block_steps.sum() == 3 * 40 and res.n_steps == 40
 
 
 def test_results_do_not_depend_on_thread_count():

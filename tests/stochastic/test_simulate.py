@@ -62,7 +62,7 @@ def test_strong_order_on_geometric_brownian_motion(method):
         dt = T / N
         xi = dW.reshape(N, n_max // N, M).sum(axis=1) / math.sqrt(dt)   # same Brownian paths
         res = simulate(gbm(mu, s), 1.0, grid=grid, dt=dt, n_steps=N, n_traj=M, method=method,
-                       noise=xi[..., None], record_every=0)
+                       normals=xi[..., None], record_every=0)
         dts.append(dt)
         errors.append(np.mean(np.abs(res.final_positions[:, 0] - exact)))
     order = METHOD_ORDERS[method]["strong"]
@@ -129,7 +129,7 @@ def test_periodic_winding():
     drift = fp.FokkerPlanckModel(lambda x: 1.0 + 0 * x, 0.01)
     T, dt, n = 3.7, 0.01, 5000
     quiet = simulate(drift, 0.25, grid=grid, dt=dt, n_steps=370, n_traj=2,
-                     noise=np.zeros((370, 2, 1)))
+                     normals=np.zeros((370, 2, 1)))
     np.testing.assert_array_equal(quiet.winding, [[3], [3]])
     assert abs(quiet.final_positions[0, 0] - 0.95) < 1e-12          # 370 sums of 0.01
     res = simulate(drift, 0.25, grid=grid, dt=dt, n_steps=370, n_traj=n, rng=9)
@@ -313,7 +313,7 @@ FREE = fp.FokkerPlanckModel(lambda x: 0 * x, 1.0)
     ({"n_steps": 0}, "n_steps"), ({"n_steps": 2.5}, "n_steps"),
     ({"method": "rk4"}, "method"), ({"n_traj": 0}, "n_traj"), ({"rng": -3}, "rng"),
     ({"record_every": -1}, "record_every"), ({"chunk_steps": 0}, "chunk_steps"),
-    ({"noise": np.zeros((3, 1, 1))}, "noise"), ({"observables": [object()]}, "observables"),
+    ({"normals": np.zeros((3, 1, 1))}, "normals"), ({"observables": [object()]}, "observables"),
     ({"grid": "box"}, "grid"), ({"model": "ou"}, "model"),
     ({"table_grid": fp.CartesianGrid([(0.0, 2.0)], 5)}, "table_grid"),
 ])
@@ -400,3 +400,13 @@ def test_wall_hit_rate_is_reported_and_warns_when_steps_cross_the_box():
     assert 0 < fine.options["wall_hit_rate"] < 0.01
     # the winding reports wraps on periodic axes only; reflections are not wraps
     assert np.all(coarse.winding == 0) and np.all(fine.winding == 0)
+
+
+def test_noise_keyword_is_a_deprecated_alias_of_normals():
+    grid = fp.CartesianGrid([(-50.0, 50.0)], 4)
+    xi = np.random.default_rng(0).standard_normal((5, 3, 1))
+    kw = dict(grid=grid, dt=0.01, n_steps=5, record_every=1)
+    new = simulate(OrnsteinUhlenbeck(-np.eye(1)), np.zeros((3, 1)), normals=xi, **kw)
+    with pytest.warns(DeprecationWarning, match="normals"):
+        old = simulate(OrnsteinUhlenbeck(-np.eye(1)), np.zeros((3, 1)), noise=xi, **kw)
+    assert np.array_equal(new.positions, old.positions)

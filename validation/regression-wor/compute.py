@@ -128,7 +128,7 @@ def main(quick: bool = False) -> dict:
             entry["wr_covariance"] = compare_covariance(wr, th["Sigma_wr"])
             data[eta]["wr_cloud"] = wr.cloud
         per_eta.append(entry)
-    out = {"data": f"paper_regression(seed={SEED})", "quick": quick, "etas": list(ETAS),
+    out = {"data": f"paper_regression({SEED})", "quick": quick, "etas": list(ETAS),
            "epoch_R": problem.data.N // problem.batch_size, "minimum": problem.w,
            "per_eta": per_eta, "total_sgd_steps": steps}
     out["summary"] = summarize(per_eta, cfg)

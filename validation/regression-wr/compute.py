@@ -257,7 +257,7 @@ def main(quick: bool = False) -> dict:
     moments = moment_numbers(run, th, problem)
     fluct, fdata = fluctuation_numbers(run, th, info["long_window"], cfg["n_chains"])
     out = {
-        "data": f"paper_regression(seed={SEED})", "quick": quick, "simulated_eta": cfg["eta"],
+        "data": f"paper_regression({SEED})", "quick": quick, "simulated_eta": cfg["eta"],
         "minimum": {"w": problem.w, "converged": problem.minimum.converged,
                     "grad_norm": problem.minimum.grad_norm,
                     "hessian_eigenvalues": np.linalg.eigvalsh(problem.H)},

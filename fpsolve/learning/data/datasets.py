@@ -8,6 +8,7 @@ equivalent set from its own seed; :func:`load_regression` reads the published fi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,17 +97,19 @@ def as_dataset(data) -> Dataset:
     return Dataset(x, y)
 
 
-def paper_regression(seed: int = 0) -> Dataset:
-    """The 200-point regression set of the paper, drawn from ``seed``.
+def paper_regression(rng=0, *, seed=None) -> Dataset:
+    """The 200-point regression set of the paper, drawn from ``rng``.
 
     ``x = -3.00, -2.97, ..., 2.97`` (``k * 3 / 100`` for ``k = -100 .. 99``, correctly rounded)
     and ``y = exp(-x^2) + 0.1 * z`` with ``z`` standard normal from
-    ``numpy.random.default_rng(seed)``.  Statistically equivalent to, not equal to, the authors'
+    ``numpy.random.default_rng(rng)``.  Statistically equivalent to, not equal to, the authors'
     published set (load that with :func:`load_regression`).
 
     Parameters
     ----------
-    seed : int, default 0
+    rng : Generator, int or None, default 0
+    seed : int, optional
+        Deprecated alias of ``rng`` (one release).
 
     Returns
     -------
@@ -116,11 +119,15 @@ def paper_regression(seed: int = 0) -> Dataset:
     Examples
     --------
     >>> from fpsolve.learning import paper_regression
-    >>> x, y = paper_regression(seed=1)
+    >>> x, y = paper_regression(1)
     >>> x.shape, float(x[0]), float(x[-1])
     ((200,), -3.0, 2.97)
     """
-    rng = np.random.default_rng(seed)
+    if seed is not None:
+        warnings.warn("paper_regression(seed=) is deprecated; use rng=", DeprecationWarning,
+                      stacklevel=2)
+        rng = seed
+    rng = np.random.default_rng(rng)
     x = np.arange(-100, 100) * 3 / 100
     return Dataset(x, np.exp(-x**2) + 0.1 * rng.standard_normal(x.size))
 

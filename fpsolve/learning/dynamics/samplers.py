@@ -48,7 +48,7 @@ from ..diagnostics import check_mixing, effective_sample_size, rhat
 from ..models.gradient import GradientModel
 from ..models.minimum import find_minimum
 from .chains import ChainRun
-from .schedules import check_batch_size
+from .schedules import epoch_layout
 
 __all__ = [
     "SAMPLERS",
@@ -216,6 +216,19 @@ class SampleResult(LabelledResult):
     w_ref: Any = None
 
     @property
+    def path(self) -> np.ndarray:
+        """The recorded path ``(n_samples, n_chains, d)`` (``samples``), as every trajectory
+        result names it."""
+        return self.samples
+
+    @property
+    def stride(self) -> int:
+        """Steps between two records (``steps_per_epoch * thin`` at epoch ends, else
+        ``thin``)."""
+        return int(self.steps[1] - self.steps[0]) if self.steps.size > 1 else (
+            self.thin * (self.steps_per_epoch if self.record == "epoch" else 1))
+
+    @property
     def flat(self) -> np.ndarray:
         """All samples of all chains, shape ``(n_samples * n_chains, d)``."""
         return self.samples.reshape(-1, self.samples.shape[-1])
@@ -334,19 +347,13 @@ def _same(a, b) -> bool:
 def batch_layout(sampler, batch_size, N, stacklevel=4) -> tuple[int, int]:
     """``(B, R)`` of ``sampler``; warns when a WOR schedule drops the last ``N mod B`` indices
     of each epoch."""
-    if batch_size is None:
-        if sampler.schedule != "full":
-            raise FpsolveError(f"batch_size: {sampler.name} needs a batch size (an int in "
-                               f"[1, N = {N}])")
-        batch_size = N
-    wor = sampler.schedule.startswith("wor")
-    b = check_batch_size(batch_size, N, sampler.schedule if wor else "wr")
-    if wor and N % b:
-        warnings.warn(f"batch_size: B = {b} does not divide N = {N}; {sampler.name} drops the last "
-                      f"{N % b} indices of each epoch's permutation (drop_last), so the "
+    b, R, dropped = epoch_layout(sampler.schedule, batch_size, N, sampler.name)
+    if dropped:
+        warnings.warn(f"batch_size: B = {b} does not divide N = {N}; {sampler.name} drops the "
+                      f"last {dropped} indices of each epoch's permutation (drop_last), so the "
                       f"minibatch noise of an epoch no longer cancels exactly", FpsolveWarning,
                       stacklevel=stacklevel)
-    return b, N // b
+    return b, R
 
 
 def _prepare(sampler, model, data, eta, n_epochs, batch_size, burn_in, thin, n_chains, rng,

@@ -28,7 +28,7 @@ from ...errors import FpsolveError
 from . import _kernels
 from .chains import MODES
 
-__all__ = ["SCHEDULES", "minibatch_indices", "check_batch_size"]
+__all__ = ["SCHEDULES", "check_batch_size", "epoch_layout", "minibatch_indices"]
 
 SCHEDULES = ("wr", "wor", "wor-palindromic")
 
@@ -42,6 +42,20 @@ def check_batch_size(batch_size, n_samples: int, schedule: str) -> int:
         raise FpsolveError(f"batch_size: expected an int in [1, N = {n_samples}], got "
                            f"{batch_size!r}")
     return int(batch_size)
+
+
+def epoch_layout(schedule: str, batch_size, n_samples: int, who: str) -> tuple[int, int, int]:
+    """``(B, R, dropped)`` of a run: batch size (``N`` for the ``"full"`` schedule when None), steps
+    per epoch ``R = N // B`` and the ``N mod B`` indices a WOR epoch drops (0 for WR);
+    :class:`FpsolveError` naming ``batch_size`` (and ``who``) for a bad or missing size."""
+    if batch_size is None:
+        if schedule != "full":
+            raise FpsolveError(f"batch_size: {who} needs a batch size (an int in "
+                               f"[1, N = {n_samples}])")
+        batch_size = n_samples
+    wor = schedule.startswith("wor")
+    b = check_batch_size(batch_size, n_samples, schedule if wor else "wr")
+    return b, n_samples // b, n_samples % b if wor else 0
 
 
 def minibatch_indices(n_samples: int, batch_size: int, n_steps: int, *, schedule: str = "wr",

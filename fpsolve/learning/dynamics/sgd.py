@@ -77,6 +77,12 @@ class SGDResult(LabelledResult):
     step0: int = 0
 
     @property
+    def path(self) -> np.ndarray:
+        """The recorded path ``(n_saved, n_chains, d)`` (``w``), as every trajectory result
+        names it."""
+        return self.w
+
+    @property
     def stride(self) -> int:
         """Steps between two records (``record_every``)."""
         return self.record_every

@@ -239,7 +239,24 @@ class LinearRegression(GradientModel):
         return np.asarray(x, dtype=float).reshape(-1, self.n_params) @ self._params(w)
 
 
-class SoftmaxRegression(GradientModel):
+class _CrossEntropyModel(GradientModel):
+    """Shared by the classifiers: ``l_i = N [CE_i + lam |w|^2 / 2]`` on ``n_features`` inputs."""
+
+    n_features: int
+    lam: float
+
+    def _prefactors(self, N):
+        return float(N), 0.5 * self.lam
+
+    def _inputs(self, data):
+        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
+        if x.shape[1] != self.n_features:
+            raise FpsolveError(f"data: expected x of shape (N, {self.n_features}), got "
+                               f"{data.x.shape}")
+        return x
+
+
+class SoftmaxRegression(_CrossEntropyModel):
     """Multinomial logistic regression: logits ``z_k = W_k x + b_k``.
 
     Parameters are the weights ``W (n_classes, n_features)`` row-major, then the biases
@@ -273,16 +290,6 @@ class SoftmaxRegression(GradientModel):
     def __repr__(self):
         return f"SoftmaxRegression({self.n_features}, {self.width}, lam={self.lam!r})"
 
-    def _prefactors(self, N):
-        return float(N), 0.5 * self.lam
-
-    def _inputs(self, data):
-        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
-        if x.shape[1] != self.n_features:
-            raise FpsolveError(f"data: expected x of shape (N, {self.n_features}), got "
-                               f"{data.x.shape}")
-        return x
-
     def _targets(self, data):
         y = data.y
         if y.dtype.kind != "i" or y.min() < 0 or y.max() >= self.width:
@@ -299,7 +306,7 @@ class SoftmaxRegression(GradientModel):
         return p / p.sum(axis=1, keepdims=True)
 
 
-class LogisticRegression(GradientModel):
+class LogisticRegression(_CrossEntropyModel):
     """Binary logistic regression ``P(y = 1 | x) = sigma(w[:F] . x + w[F])`` with an L2 prior.
 
     Loss ``l_i = N [CE_i + lam |w|^2 / 2]``, ``CE_i = log(1 + e^z_i) - y_i z_i`` (the bias is
@@ -330,16 +337,6 @@ class LogisticRegression(GradientModel):
 
     def __repr__(self):
         return f"LogisticRegression({self.n_features}, lam={self.lam!r})"
-
-    def _prefactors(self, N):
-        return float(N), 0.5 * self.lam
-
-    def _inputs(self, data):
-        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
-        if x.shape[1] != self.n_features:
-            raise FpsolveError(f"data: expected x of shape (N, {self.n_features}), got "
-                               f"{data.x.shape}")
-        return x
 
     def _targets(self, data):
         y = np.asarray(data.y)

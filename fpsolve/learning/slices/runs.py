@@ -11,6 +11,7 @@ fed with the path of the slice coordinates after every kernel call.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ class SliceSGDResult(LabelledResult):
     chains; ``current_sums (n_blocks, 2, *grid.shape)``: increments ``x' - x`` summed in the
     cell of the midpoint; ``block_steps (n_blocks,)``: counted steps per block; ``entropy
     (n_chains,)``: each chain's total entropy production (midpoint rule ``F(x_mid) . dx`` with
-    the grid's force, plus ``ln p(x_first) - ln p(x_last)`` with the grid density); ``steps``:
+    the grid's force, plus ``ln p(x_first) - ln p(x_last)`` with the grid density); ``n_steps``:
     counted steps per chain; ``w_final (n_chains, d)``; ``key`` the Philox key.
     """
 
@@ -49,9 +50,16 @@ class SliceSGDResult(LabelledResult):
     current_sums: np.ndarray
     block_steps: np.ndarray
     entropy: np.ndarray
-    steps: int
+    n_steps: int
     w_final: np.ndarray
     key: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        """Deprecated alias of ``n_steps`` (``steps`` names global step counts elsewhere)."""
+        warnings.warn("SliceSGDResult.steps is deprecated; use n_steps", DeprecationWarning,
+                      stacklevel=2)
+        return self.n_steps
 
     @property
     def density(self) -> np.ndarray:
@@ -70,7 +78,7 @@ class SliceSGDResult(LabelledResult):
 
     def entropy_production(self) -> tuple[float, float]:
         """Mean entropy production per step and its standard error (spread over chains)."""
-        rate = self.entropy / self.steps
+        rate = self.entropy / self.n_steps
         return float(rate.mean()), float(rate.std(ddof=1) / math.sqrt(rate.size))
 
     def total_variation(self, p, *, bins=None) -> tuple[float, float]:

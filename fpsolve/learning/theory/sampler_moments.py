@@ -37,6 +37,7 @@ from .gaussian import _population_covariance
 from .sampler_schemes import (
     check_rule_batch,
     full_gradient_covariance,
+    period_stationary,
     rule_first_order_bias,
     rule_moments,
     step_rule,
@@ -322,14 +323,7 @@ def _wor_solve(sums, lin, eta, b, cv, check=True) -> tuple[np.ndarray, np.ndarra
         E["K"] = E["K"] - eta**2 * (np.kron(dT, I) + np.kron(I, dT))
         E["ups"] = E["ups"] - eta**2 * (E["S"] + pairs * C_hq / (N - 1))
         E["Q"] = E["Q"] + 4 * eta**2 * E["J"]
-    m = np.linalg.solve(I - E["phi"], E["ups"])
-    rho = np.abs(np.linalg.eigvals(E["K"])).max() if check else 0.0
-    if rho >= 1:
-        raise FpsolveError(f"eta: the second moments of SGWORLD diverge at eta = {eta:.4g} "
-                           f"(spectral radius of E[Phi (x) Phi] {rho:.6g} >= 1)")
-    cross = np.einsum("abc,b->ac", E["PU"], m)
-    rhs = cross + cross.T + E["UU"] + E["Q"]
-    S2 = np.linalg.solve(np.eye(d * d) - E["K"], rhs.reshape(-1)).reshape(d, d)
+    m, S2 = period_stationary(E, eta, check)
     cov = S2 - np.outer(m, m)
     return m, 0.5 * (cov + cov.T)
 

@@ -43,7 +43,7 @@ import scipy.linalg as sla
 from ...errors import FpsolveError, ModelError
 from . import _kernels as _ks
 from ..dynamics.samplers import as_sampler
-from ..dynamics.schedules import check_batch_size
+from ..dynamics.schedules import epoch_layout
 from .gaussian import _population_covariance
 
 __all__ = ["NOISES", "SCHEDULES", "STEPS", "StepRule", "check_rule_batch", "cv_expectations",
@@ -124,16 +124,10 @@ def step_rule(sampler=None, *, rule=None) -> StepRule:
 
 def check_rule_batch(rule: StepRule, batch_size, N) -> tuple[int, int]:
     """``(B, R)`` for ``rule``; WOR rules need ``B | N`` (the epoch theory)."""
-    if batch_size is None:
-        if rule.schedule != "full":
-            raise FpsolveError(f"batch_size: schedule {rule.schedule!r} needs a batch size (an "
-                               f"int in [1, N = {N}])")
-        batch_size = N
-    wor = rule.schedule.startswith("wor")
-    b = check_batch_size(batch_size, N, "wor" if wor else "wr")
-    if wor and N % b:
+    b, R, dropped = epoch_layout(rule.schedule, batch_size, N, f"schedule {rule.schedule!r}")
+    if dropped:
         raise ModelError(f"batch_size: the epoch theory needs B to divide N = {N}, got {b}")
-    return b, N // b
+    return b, R
 
 
 # ----------------------------------------------------------------------------- first order
@@ -246,8 +240,9 @@ def _expect(sums, cv_mean, eta, cv) -> dict:
     return E
 
 
-def _stationary(E, eta, check) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and second moment at the ends of periods of the averaged period map ``E``."""
+def period_stationary(E, eta, check) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and second moment at the ends of periods of the averaged period map ``E`` (a
+    sampler's epoch or pair of epochs); FpsolveError naming ``eta`` when they diverge."""
     d = E["phi"].shape[0]
     m = np.linalg.solve(np.eye(d) - E["phi"], E["ups"])
     rho = np.abs(np.linalg.eigvals(E["K"])).max() if check else 0.0
@@ -268,7 +263,7 @@ def _push(E, m, S2) -> tuple[np.ndarray, np.ndarray]:
 
 def _estimate(pair, fwd, means, eta, cv, rule, check=True):
     """Epoch-end mean and covariance (palindromic: averaged over even and odd epoch ends)."""
-    m, S2 = _stationary(_expect(pair, means[0], eta, cv), eta, check)
+    m, S2 = period_stationary(_expect(pair, means[0], eta, cv), eta, check)
     if fwd is not None:
         m_o, S_o = _push(_expect(fwd, means[1], eta, cv), m, S2)
         m, S2 = 0.5 * (m + m_o), 0.5 * (S2 + S_o)
