@@ -307,7 +307,9 @@ class SoftmaxRegression(_CrossEntropyModel):
 
 
 class LogisticRegression(_CrossEntropyModel):
-    """Binary logistic regression ``P(y = 1 | x) = sigma(w[:F] . x + w[F])`` with an L2 prior.
+    """Binary logistic regression ``P(y = 1 | x) = sigma(z)`` with an L2 prior.
+
+    ``z = w[:F] x + w[F]`` (weights, then the bias).
 
     Loss ``l_i = N [CE_i + lam |w|^2 / 2]``, ``CE_i = log(1 + e^z_i) - y_i z_i`` (the bias is
     regularized too), so ``L = mean_i l_i`` is the negative log posterior of a Gaussian prior of
