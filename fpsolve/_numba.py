@@ -16,9 +16,9 @@ import numpy as np
 from numba import prange
 
 
-__all__ = ["jit_serial", "jit_inline", "jit_parallel", "jit_typed", "objmode", "prange", "types",
-           "set_num_threads", "get_num_threads", "threads_for", "one_blas_thread", "philox4x32",
-           "philox4x32_lanes"]
+__all__ = ["jit_serial", "jit_inline", "jit_inline_uncached", "jit_parallel", "jit_typed",
+           "objmode", "prange", "types", "set_num_threads", "get_num_threads", "threads_for",
+           "one_blas_thread", "philox4x32", "philox4x32_lanes"]
 
 
 def jit_serial(func):
@@ -45,6 +45,12 @@ def jit_typed(signature, *, parallel: bool = False):
     def decorate(func):
         return numba.njit(signature, cache=True, parallel=parallel, fastmath=False)(func)
     return decorate
+
+
+def jit_inline_uncached(func):
+    """Like :func:`jit_inline` without the on-disk cache: for functions that are not defined at
+    the top level of a module file (a user's function, a closure)."""
+    return numba.njit(cache=False, fastmath=False, inline="always")(func)
 
 
 #: numba's type objects, for the explicit signatures of :func:`jit_typed`.

@@ -380,7 +380,7 @@ def test_sample_resumes_from_a_checkpoint_bit_identically(tmp_path, monkeypatch)
     real, calls = chain_kernels.run_chains, []
 
     def flaky(*args):
-        calls.append(args[14])                     # step0 of the call
+        calls.append(args[15])                     # step0 of the call
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(*args)

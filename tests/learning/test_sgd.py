@@ -260,7 +260,7 @@ def test_interrupted_run_loses_no_finished_chunk(tmp_path, monkeypatch):
     real, calls = _kernels.run_chains, []
 
     def flaky(*args):
-        calls.append(args[13])                              # step0 of the chunk
+        calls.append(args[15])                              # step0 of the chunk
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(*args)

@@ -23,12 +23,13 @@ import math
 
 from ..._numba import jit_serial, jit_typed, prange, types
 from ..._random import INDEX_TAG, SHUFFLE_TAG, index_block, index_draw, normal_pair
-from ..models.dispatch import BATCH_TYPE, DATA_X, DATA_Y
+from ..models import _kernels as builtin
+from ..models import _kernels_mlp as mlp
+from ..models.dispatch import BATCH_TYPE, DATA_X, DATA_Y, MLP
 
 __all__ = ["BAD_LOSS", "BAD_PARAMS", "FULL", "OK", "PALINDROME", "WOR", "WR", "cv_correction",
-           "fill_batches", "langevin_update", "midpoint_state", "release_batch", "run_chain",
-           "run_chains",
-           "select_batch", "wor_shuffle", "wr_select"]
+           "fill_batches", "langevin_update", "midpoint_state", "model_batch", "release_batch",
+           "run_chain", "run_chains", "select_batch", "wor_shuffle", "wr_select"]
 
 WR, WOR, FULL, PALINDROME = 0, 1, 2, 3
 OK, BAD_LOSS, BAD_PARAMS = 0, 1, 2
@@ -104,6 +105,19 @@ def fill_batches(key, mode, chain, step0, n, b, pool, out):
 
 # ----------------------------------------------------------------------------- one step
 @jit_serial
+def model_batch(kind, grad_fn, w, x, y, idx, start, b, theta, tmp, out):
+    """The model's minibatch gradient into ``out``, its loss returned: built-in models (``kind``
+    >= 0) by a direct call the compiler can inline, others through ``grad_fn``."""
+    if kind == MLP:
+        return mlp.batch_gradient(w, x, y, idx, start, b, int(theta[2]), int(theta[3]),
+                                  theta[0], theta[1], tmp, out)
+    if kind >= 0:
+        return builtin.batch_gradient(kind, w, x, y, idx, start, b, theta[0], theta[1],
+                                      int(theta[2]), tmp, out)
+    return grad_fn(w, x, y, idx, start, b, theta, tmp, out)
+
+
+@jit_serial
 def cv_correction(gref, gbar, idx, start, b, grad):
     """``grad += gbar - mean_{j in [start, start + b)} gref[idx[j]]`` (control variate)."""
     for q in range(grad.size):
@@ -115,11 +129,16 @@ def cv_correction(gref, gbar, idx, start, b, grad):
 
 @jit_serial
 def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
-    """``w[free] -= eta grad[free]``, plus ``amp zeta_t`` (``lm``: ``amp (zeta_t + zeta_{t+1})
-    / 2``) on every parameter when ``amp > 0``; False if a parameter is not finite."""
-    for q in free:
-        w[q] -= eta * grad[q]
+    """``w[free] -= eta grad[free]`` (every parameter when ``free`` is empty: contiguous loops
+    that vectorize), plus ``amp zeta_t`` (``lm``: ``amp (zeta_t + zeta_{t+1}) / 2``) on every
+    parameter when ``amp > 0``; False if a moving parameter is not finite."""
     d = w.size
+    if free.size == 0:
+        for q in range(d):
+            w[q] -= eta * grad[q]
+    else:
+        for q in free:
+            w[q] -= eta * grad[q]
     for m in range((d + 1) // 2 if amp > 0.0 else 0):
         z0, z1 = normal_pair(key, zt, chain, t, m, scratch)
         if lm:
@@ -128,10 +147,14 @@ def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
         w[2 * m] += amp * z0
         if 2 * m + 1 < d:
             w[2 * m + 1] += amp * z1
-    for q in free:
-        if not math.isfinite(w[q]):
-            return False
-    return True
+    ok = True
+    if free.size == 0:
+        for q in range(d):
+            ok &= math.isfinite(w[q])
+    else:
+        for q in free:
+            ok &= math.isfinite(w[q])
+    return ok
 
 
 @jit_serial
@@ -149,9 +172,9 @@ def midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch):
 
 
 @jit_serial
-def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free, max_loss,
-              step0, n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv, grad, wmid,
-              scratch, status):
+def run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
+              max_loss, step0, n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv,
+              grad, wmid, scratch, status):
     """Advance one chain from global step ``step0``; stop at divergence.
 
     ``midpoint``: the gradient is taken again, on the same batch, at :func:`midpoint_state`.
@@ -162,12 +185,12 @@ def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, fr
     n, nb = x.shape[0], x.shape[0] if mode == FULL else b
     for t in range(step0, step0 + n_steps):
         start = select_batch(key, mode, chain, t, t == step0, n, b, pool)
-        loss = grad_fn(w, x, y, pool, start, nb, theta, tmp, grad)
+        loss = model_batch(kind, grad_fn, w, x, y, pool, start, nb, theta, tmp, grad)
         if cv:
             cv_correction(gref, gbar, pool, start, b, grad)
         if midpoint:
             midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch)
-            grad_fn(wmid, x, y, pool, start, nb, theta, tmp, grad)
+            model_batch(kind, grad_fn, wmid, x, y, pool, start, nb, theta, tmp, grad)
             if cv:
                 cv_correction(gref, gbar, pool, start, b, grad)
         release_batch(mode, n, b, pool)
@@ -177,24 +200,23 @@ def run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, fr
         if not langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
             status[0], status[1], status[2] = BAD_PARAMS, t + 1, loss
             return
-        r = (t + 1) // every - row0
-        if (t + 1) % every == 0 and 0 <= r < out.shape[0]:
-            out[r, :] = w
+        if (t + 1) % every == 0 and 0 <= (t + 1) // every - row0 < out.shape[0]:
+            out[(t + 1) // every - row0, :] = w
 
 
 _F1, _F2, _F3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
 _I8, _F8, _B = types.int64, types.float64, types.boolean
-_CHAINS = types.void(BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F2, _I8, _I8, _F8,
+_CHAINS = types.void(_I8, BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F2, _I8, _I8, _F8,
                      _F8, _B, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2,
                      _F3, types.int64[:, ::1], _F2, _F2, _F2, types.uint64[:, :, ::1], _F2)
 
 
-def _run_chains(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
+def _run_chains(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
                 max_loss, step0, n_steps, every, row0, gref, gbar, cv, w, out, pool, tmp, grad,
                 wmid, scratch, status):
     """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``."""
     for ch in prange(w.shape[0]):
-        run_chain(grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
+        run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
                   max_loss, step0, n_steps, every, row0, ch, w[ch], out[:, ch], pool[ch],
                   tmp[ch], gref, gbar, cv, grad[ch], wmid[ch], scratch[ch], status[ch])
 

@@ -45,7 +45,7 @@ class ChainRun:
     max_loss : float
     step0, n_steps : int
     free : ndarray of int, optional
-        Parameters that move (default all; noise needs all).
+        Parameters that move (default all; noise needs all; an empty array also means all).
     control : (gref, gbar), optional
         Per-sample gradients at a reference point and their mean (control variate).
     lm : bool
@@ -70,7 +70,8 @@ class ChainRun:
         self.every, self.row0, self.max_loss = int(every), int(row0), float(max_loss)
         self.step, self.n_steps, self.step0, self.label = step0, step0 + n_steps, step0, label
         self.key_fixed = key_fixed
-        self.free = np.arange(d, dtype=np.int64) if free is None else np.asarray(free, np.int64)
+        # empty: every parameter moves (the kernel's contiguous, vectorizable loops)
+        self.free = np.zeros(0, np.int64) if free is None else np.asarray(free, np.int64)
         self.cv = control is not None
         self.gref, self.gbar = control if self.cv else (np.zeros((1, d)), np.zeros(d))
         n = kernel.n_samples
@@ -80,7 +81,7 @@ class ChainRun:
         self.scratch = np.zeros((C, 5, 1), dtype=np.uint64)
         self.status = np.zeros((C, 3))
         self.fingerprint = fingerprint(
-            kernel.x, kernel.y, kernel.theta, repr(kernel.batch), w, schedule, self.b,
+            kernel.x, kernel.y, kernel.theta, kernel.kind, repr(kernel.batch), w, schedule, self.b,
             self.eta, self.amp, self.lm, self.midpoint, self.free, self.every, self.row0,
             self.max_loss,
             step0, out.shape[1:], self.gref, self.gbar)
@@ -88,11 +89,11 @@ class ChainRun:
     def advance(self, count: int) -> None:
         """Run ``count`` steps of every chain; raise naming the first divergence."""
         k = self.kernel
-        _kernels.run_chains(k.batch, k.x, k.y, k.theta, self.key, ziggurat_table(), self.mode,
-                            self.b, self.eta, self.amp, self.lm, self.midpoint, self.free,
-                            self.max_loss, self.step, count, self.every, self.row0, self.gref,
-                            self.gbar, self.cv, self.w, self.out, self.pool, self.tmp,
-                            self.grad, self.wmid, self.scratch, self.status)
+        _kernels.run_chains(k.kind, k.batch, k.x, k.y, k.theta, self.key, ziggurat_table(),
+                            self.mode, self.b, self.eta, self.amp, self.lm, self.midpoint,
+                            self.free, self.max_loss, self.step, count, self.every, self.row0,
+                            self.gref, self.gbar, self.cv, self.w, self.out, self.pool,
+                            self.tmp, self.grad, self.wmid, self.scratch, self.status)
         raise_divergence(self.status, self.label, self.eta, self.max_loss)
         self.step += count
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..._numba import jit_typed, types
 
-__all__ = ["BATCH_SIGNATURE", "BATCH_TYPE", "DATA_X", "DATA_Y", "ModelKernel", "compiled_batch",
-           "read_only"]
+__all__ = ["BATCH_SIGNATURE", "BATCH_TYPE", "DATA_X", "DATA_Y", "MLP", "ModelKernel",
+           "compiled_batch", "read_only"]
 
 _F1, _I1 = types.float64[::1], types.int64[::1]
 #: The data ``x (N, F)`` and ``y (N,)`` reach the kernels read-only.
@@ -33,6 +33,9 @@ DATA_Y = types.Array(types.float64, 1, "C", readonly=True)
 #: ``batch(w, x, y, idx, start, b, theta, tmp, out) -> loss``.
 BATCH_SIGNATURE = types.float64(_F1, DATA_X, DATA_Y, _I1, types.int64, types.int64, _F1, _F1,
                                 _F1)
+
+#: Kernel code of the MLP (the other built-in codes are those of models._kernels).
+MLP = 16
 
 #: The type of a model's batch function as an argument of the chain kernels.
 BATCH_TYPE = types.FunctionType(BATCH_SIGNATURE)
@@ -57,6 +60,10 @@ class ModelKernel:
         The model's constants (built-in models: ``(a, c, width, ...)``).
     scratch : int
         Floats of scratch space per chain (``tmp``).
+    kind : int
+        A built-in model's kernel code (``MLP`` or one of :mod:`._kernels`): the chain kernel
+        calls those directly, where the compiler can inline them; -1 (user models) calls
+        ``batch``.
     """
 
     batch: object
@@ -64,12 +71,13 @@ class ModelKernel:
     y: np.ndarray
     theta: np.ndarray
     scratch: int
+    kind: int = -1
 
     @classmethod
-    def build(cls, func, x, y, theta, scratch) -> ModelKernel:
+    def build(cls, func, x, y, theta, scratch, kind=-1) -> ModelKernel:
         """Compile ``func`` and lay out the arrays as the signature requires."""
         return cls(compiled_batch(func), read_only(x), read_only(y),
-                   np.ascontiguousarray(theta, dtype=float), max(int(scratch), 1))
+                   np.ascontiguousarray(theta, dtype=float), max(int(scratch), 1), int(kind))
 
     @property
     def n_samples(self) -> int:

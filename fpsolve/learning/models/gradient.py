@@ -73,7 +73,7 @@ class GradientModel:
     def chain_kernel(self, data) -> ModelKernel:
         """The model and ``data`` as the chain kernels see them (one dispatch for all models)."""
         kind, x, y, a, c, m = self.kernel_arguments(data)
-        return ModelKernel.build(_BATCH[kind], x, y, (a, c, m), m)
+        return ModelKernel.build(_BATCH[kind], x, y, (a, c, m), m, kind)
 
     def _params(self, w) -> np.ndarray:
         w = np.array(w, dtype=float)

@@ -23,7 +23,7 @@ from ..._runs import check_count, check_positive
 from ...errors import FpsolveError
 from ..data.datasets import as_dataset
 from . import _kernels_mlp
-from .dispatch import ModelKernel
+from .dispatch import MLP, ModelKernel
 from .gradient import GradientModel
 
 __all__ = ["MLPClassifier"]
@@ -94,7 +94,7 @@ class MLPClassifier(GradientModel):
         """The model and ``data`` as the chain kernels see them (labels as exact floats)."""
         x, y, a, c = self.arrays(data)
         return ModelKernel.build(_kernels_mlp.mlp_batch, x, y, (a, c, self.hidden, self.width),
-                                 2 * self.hidden + self.width)
+                                 2 * self.hidden + self.width, MLP)
 
     def arrays(self, data):
         """``(x (N, F) float, y (N,) int64, a, c)``: the data and ``l_i = a [CE_i + c |w|^2]``."""

@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from ..._numba import jit_typed, objmode
+from ..._numba import jit_inline_uncached, jit_typed, objmode
 from ..._runs import check_count
 from ...errors import FpsolveError, ModelError
 from ..data.datasets import as_dataset
@@ -35,7 +35,12 @@ _FD_STEP = np.finfo(float).eps ** (1 / 3)
 
 def _compile_per_sample(per_sample):
     """The batch function of :data:`BATCH_SIGNATURE` summing ``per_sample`` (compiled once per
-    model: it closes over the user's function, so it is not cached on disk)."""
+    model: it closes over the user's function, so it is not cached on disk).  The user's Python
+    function is compiled again to be inlined into the batch loop (a call per sample would cost
+    as much as a small model's arithmetic)."""
+    body = getattr(per_sample, "py_func", per_sample)
+    per_sample = jit_inline_uncached(body)
+
     def batch(w, x, y, idx, start, b, theta, tmp, out):
         d = w.size
         g = tmp[:d]
