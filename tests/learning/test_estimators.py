@@ -17,22 +17,11 @@ from fpsolve.learning.theory.estimators import (EntropyProductionStream, area_ve
 from fpsolve.learning.theory import (find_minimum, gaussian_theory, minibatch_diffusion,
                                      reduced_gaussian_theory)
 from fpsolve.linear import symmetric_chain_entropy_production
+from linear_chains import chain
 
 H2 = np.array([[1.0, 0.3], [0.3, 2.0]])
 D2 = np.array([[1.0, -0.4], [-0.4, 0.5]])
 ETA = 0.1
-
-
-def chain(th, n_steps, n_chains, seed):
-    """Stationary linear chain ``x' = M x + N(0, 2D)`` (displacement coordinates)."""
-    rng = np.random.default_rng(seed)
-    d = th.H.shape[0]
-    X = np.empty((n_steps + 1, n_chains, d))
-    X[0] = rng.normal(size=(n_chains, d)) @ np.linalg.cholesky(th.Sigma_disc).T
-    M, L = np.eye(d) - th.eta * th.H, np.linalg.cholesky(2 * th.D)
-    for k in range(n_steps):
-        X[k + 1] = X[k] @ M + rng.normal(size=(n_chains, d)) @ L.T
-    return X
 
 
 def thinned_kernel(th, s):

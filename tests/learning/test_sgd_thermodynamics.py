@@ -33,6 +33,7 @@ from fpsolve.learning.studies import (
 )
 from fpsolve.learning.theory import find_minimum, gaussian_theory
 from fpsolve.stochastic.fluctuation import fluctuation_test
+from linear_chains import chain
 
 ETA_LAMBDA = 0.0125       # eta * largest Hessian eigenvalue
 CHUNK, N_CHUNKS, N_CHAINS = 2**14, 4, 64
@@ -66,16 +67,6 @@ def stationary():
 
 
 # ----------------------------------------------------------------------------- exact identities
-def chain(th, n_steps, n_chains, seed):
-    """The linear Gaussian chain ``x' = (I - eta H) x + N(0, 2D)`` from a stationary start."""
-    rng = np.random.default_rng(seed)
-    d = th.H.shape[0]
-    X = np.empty((n_steps + 1, n_chains, d))
-    X[0] = rng.normal(size=(n_chains, d)) @ np.linalg.cholesky(th.Sigma_disc).T
-    M, L = np.eye(d) - th.eta * th.H, np.linalg.cholesky(2 * th.D)
-    for k in range(n_steps):
-        X[k + 1] = X[k] @ M.T + rng.normal(size=(n_chains, d)) @ L.T
-    return X
 
 
 H2 = np.array([[1.0, 0.3], [0.3, 2.0]])

@@ -228,11 +228,7 @@ class LinearRegression(GradientModel):
         return N / (2.0 * self.s**2), self.lam
 
     def _inputs(self, data):
-        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
-        if x.shape[1] != self.n_params:
-            raise FpsolveError(f"data: LinearRegression({self.n_params}) expects x of shape "
-                               f"(N, {self.n_params}), got {data.x.shape}")
-        return x
+        return _features(data, self.n_params, f"LinearRegression({self.n_params}) expects ")
 
     def predict(self, w, x) -> np.ndarray:
         """``f(x; w) = x @ w``."""
@@ -249,11 +245,7 @@ class _CrossEntropyModel(GradientModel):
         return float(N), 0.5 * self.lam
 
     def _inputs(self, data):
-        x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
-        if x.shape[1] != self.n_features:
-            raise FpsolveError(f"data: expected x of shape (N, {self.n_features}), got "
-                               f"{data.x.shape}")
-        return x
+        return _features(data, self.n_features)
 
 
 class SoftmaxRegression(_CrossEntropyModel):
@@ -355,3 +347,11 @@ class LogisticRegression(_CrossEntropyModel):
 
 _BATCH = {_kernels.NET: _kernels.net_batch, _kernels.LINEAR: _kernels.linear_batch,
           _kernels.SOFTMAX: _kernels.softmax_batch, _kernels.LOGISTIC: _kernels.logistic_batch}
+
+
+def _features(data, n_features: int, who: str = "expected ") -> np.ndarray:
+    """``x`` as ``(N, n_features)``; FpsolveError naming ``data`` otherwise."""
+    x = data.x.reshape(-1, 1) if data.x.ndim == 1 else data.x
+    if x.shape[1] != n_features:
+        raise FpsolveError(f"data: {who}x of shape (N, {n_features}), got {data.x.shape}")
+    return x
