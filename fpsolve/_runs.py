@@ -16,8 +16,17 @@ kernel, not in their bookkeeping.  Each builds a *run*: an object with
     A string fixed by every argument that determines the result (except ``n_steps``).
 
 and hands it to :func:`drive`, which cuts the run into kernel calls, draws the progress bar,
-writes checkpoints and resumes from them.  Every driver's random numbers are pure functions of
-``(key, trajectory, step)`` (:mod:`fpsolve._random`), so how a run is cut never changes its
+writes checkpoints and resumes from them.  A run that can be split across processes also has
+
+``n_streams``, ``shard(i0, i1)``, ``state_axes``
+    Its trajectories or chains; a picklable run of the streams ``[i0, i1)`` from the current
+    step (each keeping its own random stream); the axis of the streams in each array of
+    ``state()`` (None: equal in every shard).  Optionally ``cuts()``: the stream indices where
+    shards may start and end (reduction blocks), None for any.
+
+and :mod:`fpsolve._distributed` runs the shards on a cluster and merges their states.  Every
+driver's random numbers are pure functions of ``(key, trajectory, step)``
+(:mod:`fpsolve._random`), so how a run is cut -- in time or into shards -- never changes its
 trajectories.
 """
 
@@ -37,7 +46,7 @@ from .errors import FpsolveError
 
 __all__ = ["CHUNK_SECONDS", "check_count", "check_positive", "check_temperature",
            "check_threshold", "drive", "fingerprint", "initial_points", "load_checkpoint",
-           "raise_divergence", "save_checkpoint"]
+           "raise_divergence", "resume", "save_checkpoint"]
 
 _log = logging.getLogger(__name__)
 
@@ -155,6 +164,20 @@ def load_checkpoint(path, expected: str, error=FpsolveError, what: str = "the ar
 
 
 # ----------------------------------------------------------------------------- the loop
+def resume(run, checkpoint, error=FpsolveError, what="the arguments") -> None:
+    """Restore ``run`` from ``checkpoint`` when that file exists (None: nothing to do)."""
+    if checkpoint is None:
+        return
+    saved = load_checkpoint(checkpoint, run.fingerprint, error, what)
+    if saved is not None:
+        if saved[0] > run.n_steps:
+            raise error(f"n_steps: the checkpoint {str(checkpoint)!r} is already at step "
+                        f"{saved[0]} > n_steps = {run.n_steps}")
+        run.restore(saved[1])
+        run.step = saved[0]
+        _log.info("resuming %s at step %d", checkpoint, run.step)
+
+
 def drive(run, *, checkpoint=None, progress=None, chunk=None, desc=None, unit="step",
           error=FpsolveError, what="the arguments") -> None:
     """Advance ``run`` to ``run.n_steps`` in kernel calls; resume from and write ``checkpoint``.
@@ -164,15 +187,7 @@ def drive(run, *, checkpoint=None, progress=None, chunk=None, desc=None, unit="s
     :data:`CHUNK_SECONDS` (:data:`CHECKPOINT_SECONDS` between checkpoint writes without a bar).
     Drivers whose floating sums depend on the cut (observables) pass a fixed ``chunk``.
     """
-    if checkpoint is not None:
-        saved = load_checkpoint(checkpoint, run.fingerprint, error, what)
-        if saved is not None:
-            if saved[0] > run.n_steps:
-                raise error(f"n_steps: the checkpoint {str(checkpoint)!r} is already at step "
-                            f"{saved[0]} > n_steps = {run.n_steps}")
-            run.restore(saved[1])
-            run.step = saved[0]
-            _log.info("resuming %s at step %d", checkpoint, run.step)
+    resume(run, checkpoint, error, what)
     bar_on = show_progress(progress)
     seconds = CHUNK_SECONDS if bar_on else CHECKPOINT_SECONDS
     stops = bar_on or checkpoint is not None
@@ -197,9 +212,10 @@ def drive(run, *, checkpoint=None, progress=None, chunk=None, desc=None, unit="s
                 count = max(1, min(8 * count, int(rate * seconds)))
 
 
-def raise_divergence(status, label: str, eta: float, max_loss: float) -> None:
+def raise_divergence(status, label: str, eta: float, max_loss: float, chain0: int = 0) -> None:
     """Raise naming the first diverged step and chain; ``status (C, 3)`` = (code, step, loss)
-    with code 0 (running), 1 (minibatch loss above ``max_loss``), 2 (non-finite parameters)."""
+    with code 0 (running), 1 (minibatch loss above ``max_loss``), 2 (non-finite parameters);
+    row ``c`` is chain ``chain0 + c`` (a shard of a larger run)."""
     bad = np.flatnonzero(status[:, 0] != 0)
     if bad.size == 0:
         return
@@ -207,5 +223,6 @@ def raise_divergence(status, label: str, eta: float, max_loss: float) -> None:
     code, step, loss = int(status[ch, 0]), int(status[ch, 1]), status[ch, 2]
     what = (f"minibatch loss {loss:.6g} is not <= max_loss = {max_loss:.6g}" if code == 1 else
             f"parameters became non-finite (minibatch loss before the step {loss:.6g})")
-    raise FpsolveError(f"{label} diverged at step {step} of chain {ch}: {what}; {bad.size} of "
-                       f"{status.shape[0]} chains diverged (eta = {eta!r} may be too large)")
+    raise FpsolveError(f"{label} diverged at step {step} of chain {chain0 + ch}: {what}; "
+                       f"{bad.size} of {status.shape[0]} chains diverged (eta = {eta!r} may be "
+                       f"too large)")

@@ -203,16 +203,16 @@ def _compact(nw, live, rows, xw, ww, tw, sw, fw, x, wind, t_exit, side, fail):
 # ----------------------------------------------------------------------------- ensemble kernel
 @jit_serial
 def _step(method, nw, rows, xw, ww, tw, sw, fw, vec, mat, idx, w, words, scratch, live, tabs,
-          tgeo, tint, wall, kind, key, zt, noise, step, dt, bridge, path, row):
+          tgeo, tint, wall, kind, key, zt, noise, step, dt, bridge, path, row, streams):
     """One step of the ``nw`` working rows; ``vec = (z, xn, a, ds, a2)`` and ``mat = (s, s2)``
-    are scratch, ``idx, w (2^d, B)`` the stencils."""
-    rw, x = rows[:nw], xw[:nw]
+    are scratch, ``idx, w (2^d, B)`` the stencils; ``streams[:nw]`` the rows' random streams."""
+    rw, x, st = rows[:nw], xw[:nw], streams[:nw]
     z, xn, a, ds, s = vec[0][:nw], vec[1][:nw], vec[2][:nw], vec[3][:nw], mat[0][:nw]
     if noise.shape[0] > 0:
         for i in range(nw):
             z[i] = noise[step, rw[i]]
     else:
-        normals_block(key, zt, rw, step, words, scratch, z)
+        normals_block(key, zt, st, step, words, scratch, z)
     _coefficients(x, tabs[0], tabs[1], tabs[2], tgeo, tint, idx, w, a, s, ds)
     _euler(method, x, z, a, s, ds, dt, xn)
     if method == HEUN:
@@ -221,7 +221,7 @@ def _step(method, nw, rows, xw, ww, tw, sw, fw, vec, mat, idx, w, words, scratch
         _heun(x, z, a, s, a2, s2, dt, xn)
     _check(s, xn, live[:nw], fw[:nw], step, tabs[1].shape[0] > 1)
     if np.any(kind == ABSORBING):
-        _exits(x, xn, s, dt, live[:nw], wall, kind, key, rw, step, bridge, scratch, tw[:nw],
+        _exits(x, xn, s, dt, live[:nw], wall, kind, key, st, step, bridge, scratch, tw[:nw],
                sw[:nw])
     fold_block(xn, live[:nw], wall, kind, ww[:nw])
     _commit(xn, live[:nw], path, row, rw, x, tw[:nw])
@@ -229,8 +229,9 @@ def _step(method, nw, rows, xw, ww, tw, sw, fw, vec, mat, idx, w, words, scratch
 
 @jit_serial
 def _run_block(method, x, wind, t_exit, side, fail, tabs, tgeo, tint, wall, kind, key, zt,
-               noise, i0, i1, step0, n_steps, dt, bridge, path, stride, row0):
-    """Advance the live trajectories ``i0 <= i < i1`` by ``n_steps``, on compacted copies."""
+               noise, i0, i1, step0, n_steps, dt, bridge, path, stride, row0, traj0):
+    """Advance the live trajectories ``i0 <= i < i1`` by ``n_steps``, on compacted copies
+    (row ``i`` draws the random stream of trajectory ``traj0 + i``)."""
     sel = np.arange(i0, i1)
     rows = sel[np.isnan(t_exit[i0:i1]) & (fail[i0:i1, 0] < 0)]
     xw, ww, tw, sw, fw = x[rows], wind[rows], t_exit[rows], side[rows], fail[rows]
@@ -240,13 +241,16 @@ def _run_block(method, x, wind, t_exit, side, fail, tabs, tgeo, tint, wall, kind
     mat, w = (np.empty((nw, d * d)), np.empty((nw, d * d))), np.empty((2 ** d, nw))
     idx, words = np.empty((2 ** d, nw), np.int64), np.empty((4, nw), np.uint64)
     scratch, live = np.empty((5, 1), np.uint64), np.ones(nw, dtype=np.bool_)
+    streams = np.empty(nw, np.int64)
     for n in range(n_steps):
         if nw == 0:
             break
         step = step0 + n
+        for i in range(nw):
+            streams[i] = rows[i] + traj0
         r = (step + 1) // stride - row0 if stride > 0 and (step + 1) % stride == 0 else -1
         _step(method, nw, rows, xw, ww, tw, sw, fw, vec, mat, idx, w, words, scratch, live, tabs,
-              tgeo, tint, wall, kind, key, zt, noise, step, dt, bridge, path, r)
+              tgeo, tint, wall, kind, key, zt, noise, step, dt, bridge, path, r, streams)
         if not live[:nw].all():
             nw = _compact(nw, live, rows, xw, ww, tw, sw, fw, x, wind, t_exit, side, fail)
             live[:nw] = True
@@ -256,8 +260,11 @@ def _run_block(method, x, wind, t_exit, side, fail, tabs, tgeo, tint, wall, kind
 
 @jit_parallel
 def advance(method, x, wind, t_exit, side, fail, drift, sig, dsig, tgeo, tint, wall, kind, key, zt,
-            noise, step0, n_steps, dt, bridge, path, stride, row0):
+            noise, step0, n_steps, dt, bridge, path, stride, row0, traj0):
     """Advance every live trajectory from global step ``step0`` by ``n_steps`` steps.
+
+    Row ``i`` is trajectory ``traj0 + i``: its normals and bridge uniforms are those of that
+    stream, so a shard of rows ``[i0, i1)`` run with ``traj0 = i0`` is that part of one run.
 
     ``path[r, i]`` receives the position after global step ``g`` when ``g % stride == 0`` and
     ``r = g // stride - row0`` is a valid row (nothing is recorded when ``stride == 0``).
@@ -271,5 +278,5 @@ def advance(method, x, wind, t_exit, side, fail, drift, sig, dsig, tgeo, tint, w
     for b in prange((n + BLOCK - 1) // BLOCK):
         _run_block(method, x, wind, t_exit, side, fail, tabs, tgeo, tint, wall, kind, key, zt,
                    noise, b * BLOCK, min(n, (b + 1) * BLOCK), step0, n_steps, dt, bridge, path,
-                   stride, row0)
+                   stride, row0, traj0)
 

@@ -33,13 +33,12 @@ def cells_block(x, glo, gh, gn, out):
 
 
 @jit_parallel
-def histogram_update(path, rows, glo, gh, gn, counts):
+def histogram_update(path, rows, glo, gh, gn, edges, counts):
     """``counts[b, cell] += 1`` for the finite ``path[r, i]``, ``r`` in ``rows``, where
-    trajectory ``i`` belongs to the ``b``-th of ``counts.shape[0]`` fixed blocks (so no sum
-    depends on the thread count)."""
-    n, blocks = path.shape[1], counts.shape[0]
-    for b in prange(blocks):
-        i0, i1 = b * n // blocks, (b + 1) * n // blocks
+    trajectory ``i`` belongs to block ``b``, ``edges[b] <= i < edges[b + 1]`` (fixed blocks, so
+    no sum depends on the thread count or on how the trajectories are sharded)."""
+    for b in prange(counts.shape[0]):
+        i0, i1 = edges[b], edges[b + 1]
         cell = np.empty(i1 - i0, dtype=np.int64)
         for r in rows:
             cells_block(path[r, i0:i1], glo, gh, gn, cell)
@@ -62,12 +61,12 @@ def _midpoints(x0, x1, glo, period, dx, mid):
 
 
 @jit_parallel
-def current_update(path, rows, glo, gh, gn, period, acc):
+def current_update(path, rows, glo, gh, gn, period, edges, acc):
     """``acc[b, cell(mid), :] += x_r - x_{r-1}`` over ``r`` in ``rows`` (blocks as in
     :func:`histogram_update`); steps with a non-finite end fall outside every cell."""
-    n, d, blocks = path.shape[1], path.shape[2], acc.shape[0]
-    for b in prange(blocks):
-        i0, i1 = b * n // blocks, (b + 1) * n // blocks
+    d = path.shape[2]
+    for b in prange(acc.shape[0]):
+        i0, i1 = edges[b], edges[b + 1]
         dx, mid, cell = np.empty((i1 - i0, d)), np.empty((i1 - i0, d)), np.empty(i1 - i0, np.int64)
         for r in rows:
             _midpoints(path[r - 1, i0:i1], path[r, i0:i1], glo, period, dx, mid)

@@ -25,6 +25,7 @@ field ``F`` and optional scalar ``U``; subclasses may override ``update`` with t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import numpy as np
@@ -61,6 +62,32 @@ class PathObservable:
     def config(self) -> str:
         return repr(self)
 
+    #: Axis of the trajectories (or of their blocks) in each array of :meth:`state`; None: a
+    #: count shared by every shard.  Observables that define it (and :meth:`shard`) can run
+    #: on a cluster (:mod:`fpsolve.distributed`).
+    state_axes: dict | None = None
+
+    def cuts(self):
+        """Trajectory indices where a shard may start or end (block edges), None for any."""
+        return None
+
+    def shard(self, i0: int, i1: int) -> PathObservable:
+        """A started copy for trajectories ``[i0, i1)`` that accumulates exactly their part."""
+        raise SolverError(f"observables: {type(self).__name__} cannot be split across shards "
+                          "(define state_axes and shard); run it without client=")
+
+    def _shard_blocks(self, i0: int, i1: int, names) -> PathObservable:
+        """Copy holding the blocks of ``self._edges`` between ``i0`` and ``i1``."""
+        b0, b1 = np.searchsorted(self._edges, [i0, i1])
+        if self._edges[b0] != i0 or self._edges[b1] != i1:
+            raise SolverError(f"shards: [{i0}, {i1}) does not align with the reduction blocks "
+                              f"{self._edges.tolist()} of observable {self.name!r}")
+        part = copy.copy(self)
+        part._edges = self._edges[b0:b1 + 1] - i0
+        for name in names:
+            setattr(part, name, getattr(self, name)[b0:b1].copy())
+        return part
+
     @staticmethod
     def _rows(step0: int, m: int, every: int, burn_in: int) -> np.ndarray:
         """Rows ``r in 1..m`` whose global step ``step0 + r`` is counted."""
@@ -80,8 +107,12 @@ def _check_count(name, value, minimum) -> int:
     return int(value)
 
 
-def _blocks(n_traj: int, per_block: int) -> int:
-    return max(1, min(_BLOCKS, n_traj, _BLOCK_BUDGET // max(per_block, 1)))
+def block_edges(n_traj: int, per_block: int) -> np.ndarray:
+    """Edges ``(n_blocks + 1,)`` of the fixed reduction blocks of ``n_traj`` trajectories:
+    block ``b`` holds trajectories ``edges[b] <= i < edges[b + 1]`` (global indices, so a shard
+    made of whole blocks sums exactly what one run sums)."""
+    blocks = max(1, min(_BLOCKS, n_traj, _BLOCK_BUDGET // max(per_block, 1)))
+    return np.array([b * n_traj // blocks for b in range(blocks + 1)], dtype=np.int64)
 
 
 class Histogram(PathObservable):
@@ -119,16 +150,26 @@ class Histogram(PathObservable):
         self.burn_in = _check_count("burn_in", burn_in, 0)
         self.name = str(name)
 
+    state_axes = {"_acc": 0}
+
     def start(self, n_traj, dt, n_steps):
-        self._acc = np.zeros((_blocks(n_traj, self.grid.size), self.grid.size), dtype=np.int64)
+        self._edges = block_edges(n_traj, self.grid.size)
+        self._acc = np.zeros((self._edges.size - 1, self.grid.size), dtype=np.int64)
 
     def update(self, path, step0):
         tgeo, tint = grid_geometry(self.grid)
         rows = self._rows(step0, path.shape[0] - 1, self.every, self.burn_in)
-        _kernels_observables.histogram_update(path, rows, tgeo[0], tgeo[1], tint[0], self._acc)
+        _kernels_observables.histogram_update(path, rows, tgeo[0], tgeo[1], tint[0],
+                                              self._edges, self._acc)
 
     def state(self):
         return {"_acc": self._acc}
+
+    def cuts(self):
+        return self._edges
+
+    def shard(self, i0, i1):
+        return self._shard_blocks(i0, i1, ["_acc"])
 
     @property
     def counts(self) -> np.ndarray:
@@ -177,9 +218,12 @@ class CellCurrent(PathObservable):
         self.burn_in = _check_count("burn_in", burn_in, 0)
         self.name = str(name)
 
+    state_axes = {"_acc": 0, "_steps": None}
+
     def start(self, n_traj, dt, n_steps):
         d, n = self.grid.ndim, self.grid.size
-        self._acc = np.zeros((_blocks(n_traj, n * d), n, d))
+        self._edges = block_edges(n_traj, n * d)
+        self._acc = np.zeros((self._edges.size - 1, n, d))
         self._steps = np.zeros((), dtype=np.int64)
         self._n_traj, self._dt = n_traj, dt
 
@@ -187,11 +231,19 @@ class CellCurrent(PathObservable):
         tgeo, tint = grid_geometry(self.grid)
         rows = self._rows(step0, path.shape[0] - 1, 1, self.burn_in)
         _kernels_observables.current_update(path, rows, tgeo[0], tgeo[1], tint[0],
-                                            _period(self.grid), self._acc)
+                                            _period(self.grid), self._edges, self._acc)
         self._steps += rows.size
 
     def state(self):
         return {"_acc": self._acc, "_steps": self._steps}
+
+    def cuts(self):
+        return self._edges
+
+    def shard(self, i0, i1):
+        part = self._shard_blocks(i0, i1, ["_acc"])
+        part._steps = self._steps.copy()
+        return part
 
     def current(self) -> np.ndarray:
         """Estimated current ``J``, shape ``(d, *grid.shape)``."""
@@ -276,8 +328,16 @@ class RunningEntropy(PathObservable):
                                                   _period(self.grid), self.field, self.potential,
                                                   self.total, snap, self.snapshots)
 
+    state_axes = {"total": 0, "snapshots": 1}
+
     def state(self):
         return {"total": self.total, "snapshots": self.snapshots}
+
+    def shard(self, i0, i1):
+        part = copy.copy(self)
+        part.total = self.total[i0:i1].copy()
+        part.snapshots = np.ascontiguousarray(self.snapshots[:, i0:i1])
+        return part
 
     def config(self):
         digest = hashlib.sha256(self.field.tobytes() + self.potential.tobytes()).hexdigest()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import math
+import functools
 import warnings
 
 import numpy as np
 
-from .._runs import check_count, check_positive, drive, fingerprint
+from .._distributed import execute
+from .._runs import fingerprint
 from ..errors import AccuracyWarning, DiffusionError, SolverError
-from ..grids import CartesianGrid
-from ..models import FokkerPlanckModel
 from . import _kernels
+from ._simulation_checks import (_check_dt, _check_grid, _check_model, _check_noise,
+                                 _check_observables, _check_x0, _chunk, _count, _initial_state)
 from .methods import METHOD_ORDERS, METHODS
-from .observables import PathObservable
 from .rng import derive_key, seed_sequence, ziggurat_table
 from .stiffness import check_stiffness
 from .tables import tabulate
@@ -22,8 +21,6 @@ from .trajectories import TrajectoryResult
 
 __all__ = ["simulate"]
 
-_BUFFER_DOUBLES = 2**22   # path buffer of a chunk when observables need every step (32 MB)
-_PROGRESS_CHUNKS = 20     # default number of chunks with progress or checkpoints
 #: Reflections per trajectory step above which simulate warns: one step in ten hitting a wall
 #: means the step length is a sizeable fraction of the distance the density
 #: keeps from the walls (free diffusion reaches it at sqrt(2 D dt) ~ box / 10).
@@ -32,8 +29,8 @@ WALL_HIT_LIMIT = 0.1
 
 def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyama",
              record_every=1, rng=None, observables=(), chunk_steps=None, checkpoint=None,
-             progress=False, table_grid=None, exit_correction=True, normals=None, noise=None
-             ) -> TrajectoryResult:
+             progress=False, table_grid=None, exit_correction=True, normals=None, noise=None,
+             traj_offset=0, client=None) -> TrajectoryResult:
     """Simulate ``n_traj`` trajectories of ``dx = a dt + sigma dW`` (``sigma sigma^T = 2 D``).
 
     Parameters
@@ -79,6 +76,13 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
     noise : ndarray, optional, keyword-only
         Deprecated alias of ``normals`` (one release): ``noise`` means a temperature in
         :func:`~fpsolve.learning.sgd`.
+    traj_offset : int, default 0, keyword-only
+        Index of the first trajectory: row ``i`` draws the random stream of trajectory
+        ``traj_offset + i``, so runs with offsets ``0, n, 2n, ...`` are the parts of one run.
+    client : distributed.Client, Executor or Backend, optional, keyword-only
+        Run the trajectories in shards on a cluster (:mod:`fpsolve.distributed`); the result
+        is bit-identical to ``client=None``.  Observables must support shards (the built-in
+        ones do); shards then end at their reduction blocks (at most 16 shards).
 
     Returns
     -------
@@ -125,16 +129,17 @@ def simulate(model, x0, *, grid, dt, n_steps, n_traj=None, method="euler_maruyam
         normals = noise if normals is None else normals
     run = _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng,
                    observables, chunk_steps, checkpoint, progress, table_grid,
-                   exit_correction, normals)
-    drive(_SDERun(run), checkpoint=checkpoint, progress=bool(progress), chunk=run["chunk"],
-          error=SolverError, what="model, grid, x0, dt, n_steps, method, rng, chunk_steps, "
-          "observables ...")
+                   exit_correction, normals, traj_offset)
+    execute(_SDERun(run), client=client, checkpoint=checkpoint, progress=bool(progress),
+            chunk=run["chunk"], error=SolverError, what="model, grid, x0, dt, n_steps, "
+            "method, rng, chunk_steps, observables ...")
     return _result(run)
 
 
 # ----------------------------------------------------------------------------- preparation
 def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, observables,
-             chunk_steps, checkpoint, progress, table_grid, exit_correction, noise) -> dict:
+             chunk_steps, checkpoint, progress, table_grid, exit_correction, noise,
+             traj_offset) -> dict:
     model, grid = _check_model(model), _check_grid(grid)
     dt, n_steps = _check_dt(dt), _count("n_steps", n_steps, 1)
     if method not in METHODS:
@@ -148,7 +153,11 @@ def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, ob
     check_stiffness(tables, dt, method)
     run = {"tables": tables, "method": method, "dt": dt, "n_steps": n_steps, "step": 0,
            "record_every": record_every, "obs": obs, "chunk": chunk, "grid": grid,
-           "noise": noise, "bridge": bool(exit_correction), "state": _initial_state(x)}
+           "noise": noise, "bridge": bool(exit_correction), "state": _initial_state(x),
+           "traj0": _count("traj_offset", traj_offset, 0)}
+    if run["traj0"] + x.shape[0] >= 2**32:
+        raise SolverError(f"traj_offset: trajectories up to {run['traj0'] + x.shape[0]} "
+                          f"exceed the 2^32 - 1 random streams")
     n_saved = n_steps // record_every + 1 if record_every else 0
     run["positions"] = np.full((n_saved, *x.shape), np.nan) if record_every else None
     if record_every:
@@ -158,103 +167,11 @@ def _prepare(model, x0, grid, dt, n_steps, n_traj, method, record_every, rng, ob
         x, dt, n_steps, method, record_every, chunk, bool(exit_correction), repr(grid),
         repr(tables.table_grid), tables.drift, tables.sigma, tables.dsigma,
         np.zeros(0) if noise.size == 0 else noise, [o.config() for o in obs],
-        derive_key(rng) if rng_fixed else "key-from-checkpoint")
+        derive_key(rng) if rng_fixed else "key-from-checkpoint",
+        *([run["traj0"]] if run["traj0"] else []))
     seq = seed_sequence(rng)
     run["key"], run["entropy"] = derive_key(seq), seq.entropy
     return run
-
-
-def _check_model(model) -> FokkerPlanckModel:
-    inner = getattr(model, "model", None)
-    if not isinstance(model, FokkerPlanckModel) and isinstance(inner, FokkerPlanckModel):
-        model = inner
-    if not isinstance(model, FokkerPlanckModel):
-        raise SolverError(f"model: expected a FokkerPlanckModel, got {type(model).__name__}")
-    return model
-
-
-def _check_grid(grid) -> CartesianGrid:
-    if not isinstance(grid, CartesianGrid):
-        raise SolverError(f"grid: expected a CartesianGrid, got {type(grid).__name__}")
-    return grid
-
-
-def _check_dt(dt) -> float:
-    return check_positive("dt", dt, error=SolverError)
-
-
-def _count(name, value, minimum) -> int:
-    return check_count(name, value, minimum, SolverError)
-
-
-def _check_x0(x0, grid, n_traj) -> np.ndarray:
-    d = grid.ndim
-    x = np.array(x0, dtype=float, ndmin=1)
-    if x.ndim == 1 and x.shape != (d,) and d == 1:
-        x = x[:, None]                      # 1-D: (n_traj,) positions
-    if x.ndim == 1 and x.shape == (d,):
-        count = 1 if n_traj is None else _count("n_traj", n_traj, 1)
-        x = np.repeat(x[None], count, axis=0)
-    if x.ndim != 2 or x.shape[1] != d or x.shape[0] < 1:
-        raise SolverError(f"x0: expected shape ({d},) or (n_traj, {d}), got {np.shape(x0)}")
-    if n_traj is not None and _count("n_traj", n_traj, 1) != x.shape[0]:
-        raise SolverError(f"n_traj: {n_traj} does not match the {x.shape[0]} rows of x0")
-    if x.shape[0] >= 2**32:
-        raise SolverError(f"n_traj: at most 2^32 - 1 trajectories, got {x.shape[0]}")
-    if not np.all(np.isfinite(x)):
-        raise SolverError("x0: contains NaN or inf")
-    lo, hi = np.array(grid.bounds).T
-    outside = np.any((x < lo) | (x > hi), axis=1)
-    if outside.any():
-        i = int(np.argmax(outside))
-        raise SolverError(f"x0: position {tuple(x[i].tolist())} (trajectory {i}) lies outside "
-                          f"the walls {list(grid.bounds)}")
-    return np.ascontiguousarray(x)
-
-
-def _check_noise(noise, n_steps, shape) -> np.ndarray:
-    if noise is None:
-        return np.zeros((0, 0, shape[1]))
-    noise = np.ascontiguousarray(noise, dtype=float)
-    if noise.shape != (n_steps,) + shape:
-        raise SolverError(f"normals: expected shape {(n_steps,) + shape} (n_steps, n_traj, d), "
-                          f"got {noise.shape}")
-    if not np.all(np.isfinite(noise)):
-        raise SolverError("normals: contains NaN or inf")
-    return noise
-
-
-def _check_observables(observables, n_traj, dt, n_steps) -> list:
-    if isinstance(observables, PathObservable):
-        observables = [observables]
-    out, names = [], set()
-    for obs in observables:
-        if not isinstance(obs, PathObservable):
-            raise SolverError(f"observables: expected PathObservable instances, got "
-                              f"{type(obs).__name__}")
-        if obs.name in names:
-            raise SolverError(f"observables: duplicate name {obs.name!r}; pass name=...")
-        names.add(obs.name)
-        obs = copy.deepcopy(obs)
-        obs.start(n_traj, dt, n_steps)
-        out.append(obs)
-    return out
-
-
-def _chunk(chunk_steps, n_steps, shape, buffered, split) -> int:
-    if chunk_steps is not None:
-        return _count("chunk_steps", chunk_steps, 1)
-    chunk = math.ceil(n_steps / _PROGRESS_CHUNKS) if split else n_steps
-    if buffered:
-        chunk = min(chunk, max(1, _BUFFER_DOUBLES // (shape[0] * shape[1])))
-    return chunk
-
-
-def _initial_state(x) -> dict:
-    n, d = x.shape
-    return {"x": x.copy(), "wind": np.zeros((n, d), dtype=np.int64),
-            "t_exit": np.full(n, np.nan), "side": np.zeros(n, dtype=np.int64),
-            "fail": np.full((n, 2), -1, dtype=np.int64)}
 
 
 # ----------------------------------------------------------------------------- running
@@ -273,7 +190,7 @@ def _run_chunk(run, m: int) -> None:
     _kernels.advance(METHODS[run["method"]].code, st["x"], st["wind"], st["t_exit"], st["side"],
                      st["fail"], tb.drift, tb.sigma, tb.dsigma, tb.tgeo, tb.tint, tb.wall,
                      tb.kind, run["key"], ziggurat_table(), run["noise"], step0, m, run["dt"],
-                     run["bridge"], path, stride, row0)
+                     run["bridge"], path, stride, row0, run["traj0"])
     if run["obs"]:
         for obs in run["obs"]:
             obs.update(path, step0)
@@ -291,6 +208,7 @@ def _raise_on_failure(run) -> None:
     i = int(bad[np.argmin(fail[bad, 0])])
     step, reason = int(fail[i, 0]), int(fail[i, 1])
     where = tuple(run["state"]["x"][i].tolist())
+    i += run["traj0"]
     if reason == 1:
         raise DiffusionError(f"diffusion: the interpolated noise factor is not positive definite "
                              f"at x = {where} (trajectory {i}, step {step}); D must be positive "
@@ -332,9 +250,38 @@ class _SDERun:
             out.update({f"obs__{obs.name}__{k}": v for k, v in obs.state().items()})
         return out
 
+    @property
+    def n_streams(self) -> int:
+        return self.run["state"]["x"].shape[0]
+
+    @property
+    def state_axes(self) -> dict:
+        axes = dict.fromkeys(STATE_FIELDS, 0) | {"key": None, "positions": 1}
+        for obs in self.run["obs"]:
+            axes.update({f"obs__{obs.name}__{k}": a for k, a in (obs.state_axes or {}).items()})
+        return axes
+
+    def cuts(self):
+        """Block edges common to every observable (None: shards may end anywhere)."""
+        cuts = [c for c in (obs.cuts() for obs in self.run["obs"]) if c is not None]
+        return None if not cuts else functools.reduce(np.intersect1d, cuts)
+
+    def shard(self, i0: int, i1: int) -> _SDERun:
+        """Trajectories ``[i0, i1)`` from the current step, with their own streams."""
+        run = dict(self.run, traj0=self.run["traj0"] + i0,
+                   state={k: v[i0:i1].copy() for k, v in self.run["state"].items()},
+                   obs=[obs.shard(i0, i1) for obs in self.run["obs"]])
+        if run["noise"].size:
+            run["noise"] = np.ascontiguousarray(run["noise"][:, i0:i1])
+        if run["positions"] is not None:
+            run["positions"] = np.ascontiguousarray(run["positions"][:, i0:i1])
+        return _SDERun(run)
+
     def restore(self, saved: dict) -> None:
         run = self.run
-        run["key"], run["entropy"] = saved["key"], None
+        if not np.array_equal(saved["key"], run["key"]):
+            run["entropy"] = None           # the checkpoint's key, not the one of rng
+        run["key"] = saved["key"]
         for k in STATE_FIELDS:
             run["state"][k] = np.ascontiguousarray(saved[k])
         if run["positions"] is not None:

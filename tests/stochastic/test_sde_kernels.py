@@ -322,12 +322,13 @@ def test_cells_histogram_and_current_match_numpy(kernel):
     np.testing.assert_array_equal(cells, ref_cells(grid, path[0]))
     rows = np.array([1, 3, 5])
     counts = np.zeros((2, grid.size), np.int64)
-    kernel("histogram_update")(path, rows, tgeo[0], tgeo[1], tint[0], counts)
+    edges2, edges3 = np.array([0, 4, 9]), np.array([0, 3, 6, 9])
+    kernel("histogram_update")(path, rows, tgeo[0], tgeo[1], tint[0], edges2, counts)
     pts = path[rows].reshape(-1, 2)
     expected = np.bincount([c for c in ref_cells(grid, pts) if c >= 0], minlength=grid.size)
     np.testing.assert_array_equal(counts.sum(axis=0), expected)
     acc = np.zeros((3, grid.size, 2))
-    kernel("current_update")(path, rows, tgeo[0], tgeo[1], tint[0], np.zeros(2), acc)
+    kernel("current_update")(path, rows, tgeo[0], tgeo[1], tint[0], np.zeros(2), edges3, acc)
     ref = np.zeros((grid.size, 2))
     for r in rows:
         dx, mid = path[r] - path[r - 1], 0.5 * (path[r] + path[r - 1])
@@ -394,7 +395,8 @@ def test_advance_matches_numpy_steps(method, kernel):
     kernel("advance")(K.EULER_MARUYAMA if method == "euler_maruyama" else
                       (K.HEUN if method == "heun" else K.MILSTEIN), x, wind, t_exit, side, fail,
                       tb.drift, tb.sigma, tb.dsigma, tb.tgeo, tb.tint, tb.wall, tb.kind,
-                      derive_key(0), ziggurat_table(), noise, 0, steps, dt, True, path, 1, 0)
+                      derive_key(0), ziggurat_table(), noise, 0, steps, dt, True, path, 1, 0,
+                      0)
     coef = ref_interpolator(tb.table_grid, np.concatenate([tb.drift, tb.sigma,
                                                             tb.dsigma if tb.dsigma.size else
                                                             np.zeros_like(tb.drift)], axis=1))
@@ -431,7 +433,7 @@ def test_affine_drift_is_evaluated_exactly_like_its_table(kernel):
         kernel("advance")(K.EULER_MARUYAMA, x, np.zeros((9, 2), np.int64), np.full(9, np.nan),
                           np.zeros(9, np.int64), np.full((9, 2), -1), drift, tb.sigma, tb.dsigma,
                           tb.tgeo, tb.tint, tb.wall, tb.kind, derive_key(0), ziggurat_table(),
-                          noise, 0, 5, 0.05, True, path, 1, 0)
+                          noise, 0, 5, 0.05, True, path, 1, 0, 0)
         out.append(path)
     # Two evaluations of the same affine function: a few ulps of |a| dt per step.
     np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-13)

@@ -35,6 +35,7 @@ RANKS = {
     "_progress": 1,   # tqdm progress bars of the solvers and the learning drivers
     "_random": 1.5,   # keys, the counter layout and the one normal transform (uses _numba)
     "_runs": 1.7,     # the one run engine of every trajectory driver (uses _progress, _random)
+    "_distributed": 1.8,  # the engine's shards on a cluster: split, submit, retry, merge
     # the layer order of DESIGN.md section 2
     "linear": 2,
     "grids": 3,
@@ -45,6 +46,7 @@ RANKS = {
     "analysis": 8,
     "stochastic": 9,
     "learning": 10,
+    "distributed": 10.5,  # public: Backend, sweeps, warm-up (runs the drivers; cli uses it)
     "io": 11,
     "plotting": 11,
     "cli": 11,

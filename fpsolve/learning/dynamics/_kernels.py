@@ -207,17 +207,19 @@ def run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoi
 _F1, _F2, _F3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
 _I8, _F8, _B = types.int64, types.float64, types.boolean
 _CHAINS = types.void(_I8, BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F2, _I8, _I8, _F8,
-                     _F8, _B, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2,
+                     _F8, _B, _B, types.int64[::1], _F8, _I8, _I8, _I8, _I8, _I8, _F2, _F1, _B, _F2,
                      _F3, types.int64[:, ::1], _F2, _F2, _F2, types.uint64[:, :, ::1], _F2)
 
 
 def _run_chains(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
-                max_loss, step0, n_steps, every, row0, gref, gbar, cv, w, out, pool, tmp, grad,
-                wmid, scratch, status):
-    """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``."""
+                max_loss, step0, n_steps, every, row0, chain0, gref, gbar, cv, w, out, pool, tmp,
+                grad, wmid, scratch, status):
+    """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``; row
+    ``ch`` is chain ``chain0 + ch`` (its random stream), so a shard of chains ``[c0, c1)`` run
+    with ``chain0 = c0`` draws exactly what those chains draw in one run of all."""
     for ch in prange(w.shape[0]):
         run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
-                  max_loss, step0, n_steps, every, row0, ch, w[ch], out[:, ch], pool[ch],
+                  max_loss, step0, n_steps, every, row0, chain0 + ch, w[ch], out[:, ch], pool[ch],
                   tmp[ch], gref, gbar, cv, grad[ch], wmid[ch], scratch[ch], status[ch])
 
 

@@ -9,6 +9,7 @@ the run contract of :func:`fpsolve._runs.drive` (``advance``, ``state``, ``resto
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -57,12 +58,19 @@ class ChainRun:
     key_fixed : bool
         The caller chose ``key`` (a resumed checkpoint must have the same); otherwise a resumed
         run takes the key of the checkpoint.
+    chain0 : int
+        Global index of row 0 of ``w``: row ``c`` is chain ``chain0 + c`` and draws its random
+        stream (a shard of a larger run, :meth:`shard`).
     """
+
+    #: Axis of the chains in each array of :meth:`state` (None: the same in every shard).
+    state_axes = {"w": 0, "out": 1, "key": None}
 
     def __init__(self, kernel, w, key, *, schedule, batch_size, eta, temperature, out, every,
                  row0, max_loss, step0=0, n_steps, free=None, control=None, lm=False,
-                 midpoint=False, label="sgd", key_fixed=True):
+                 midpoint=False, label="sgd", key_fixed=True, chain0=0):
         C, d = w.shape
+        self.chain0, self.schedule, self.temperature = int(chain0), schedule, temperature
         self.kernel, self.w, self.key, self.out = kernel, w, key, out
         self.mode, self.b, self.eta = MODES[schedule], int(batch_size), float(eta)
         self.amp, self.lm = math.sqrt(2.0 * eta * temperature), bool(lm)
@@ -92,9 +100,9 @@ class ChainRun:
         _kernels.run_chains(k.kind, k.batch, k.x, k.y, k.theta, self.key, ziggurat_table(),
                             self.mode, self.b, self.eta, self.amp, self.lm, self.midpoint,
                             self.free, self.max_loss, self.step, count, self.every, self.row0,
-                            self.gref, self.gbar, self.cv, self.w, self.out, self.pool,
+                            self.chain0, self.gref, self.gbar, self.cv, self.w, self.out, self.pool,
                             self.tmp, self.grad, self.wmid, self.scratch, self.status)
-        raise_divergence(self.status, self.label, self.eta, self.max_loss)
+        raise_divergence(self.status, self.label, self.eta, self.max_loss, self.chain0)
         self.step += count
 
     def rows_done(self) -> int:
@@ -113,3 +121,21 @@ class ChainRun:
         self.w[...] = state["w"]
         rows = state["out"]
         self.out[:rows.shape[0]] = rows
+
+    @property
+    def n_streams(self) -> int:
+        """Chains of this run (the axis that :meth:`shard` splits)."""
+        return self.w.shape[0]
+
+    def shard(self, c0: int, c1: int) -> ChainRun:
+        """The chains ``[c0, c1)`` as a run of their own, from the current step and with their
+        own random streams: run to the end and merged back (:mod:`fpsolve._distributed`), the
+        shards give this run bit for bit."""
+        part = copy.copy(self)
+        C = c1 - c0
+        part.w, part.out = self.w[c0:c1].copy(), np.ascontiguousarray(self.out[:, c0:c1])
+        part.chain0, part.key = self.chain0 + c0, self.key.copy()
+        part.pool, part.tmp = self.pool[:C].copy(), self.tmp[:C].copy()
+        part.grad, part.wmid = self.grad[:C].copy(), self.wmid[:C].copy()
+        part.scratch, part.status = self.scratch[:C].copy(), np.zeros((C, 3))
+        return part

@@ -40,7 +40,8 @@ import numpy as np
 
 from ..._progress import check_progress
 from ..._random import as_key
-from ..._runs import check_count, check_positive, check_threshold, drive, initial_points
+from ..._distributed import execute
+from ..._runs import check_count, check_positive, check_threshold, initial_points
 from ...errors import FpsolveError, FpsolveWarning
 from ...results import LabelledResult
 from ..data.datasets import as_dataset
@@ -245,7 +246,7 @@ class SampleResult(LabelledResult):
 def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
            batch_size: int | None = None, burn_in: int = 0, thin: int = 1, n_chains: int = 4,
            rng=None, record: str = "epoch", w0=None, max_loss: float | None = None,
-           warn: bool = True, progress=None, checkpoint=None) -> SampleResult:
+           warn: bool = True, progress=None, checkpoint=None, client=None) -> SampleResult:
     """Sample ``exp(-L)`` with ULA, SGLD, SGWORLD, SGLDCV or midpoint SGWORLD, chains in
     parallel.
 
@@ -289,6 +290,9 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
         ``.npz`` file written atomically (every ~10 s, and at the end); if it exists, the run
         resumes from it bit-identically (its arguments must match; ``n_epochs`` may grow only
         if the record layout stays, so pass the final ``n_epochs`` from the start).
+    client : distributed.Client, Executor or Backend, optional, keyword-only
+        Run the chains in shards on a cluster (:mod:`fpsolve.distributed`), bit-identical to
+        ``client=None``.
 
     Returns
     -------
@@ -317,10 +321,10 @@ def sample(sampler, model: GradientModel, data, *, eta: float, n_epochs: int,
     run = _prepare(as_sampler(sampler), model, data, eta, n_epochs, batch_size, burn_in, thin,
                    n_chains, rng, record, w0, max_loss)
     chains = _chain_run(run, rng is not None)
-    drive(chains, checkpoint=checkpoint, progress=progress,
-          desc=f"{run['sampler'].name} (eta = {run['eta']:.3g})",
-          what="sampler, model, data, eta, batch_size, n_epochs, burn_in, thin, record, w0 or "
-          "n_chains")
+    execute(chains, client=client, checkpoint=checkpoint, progress=progress,
+            desc=f"{run['sampler'].name} (eta = {run['eta']:.3g})",
+            what="sampler, model, data, eta, batch_size, n_epochs, burn_in, thin, record, w0 "
+            "or n_chains")
     out, run["key"] = chains.out, chains.key
     out.setflags(write=False)
     if out.shape[0] >= 4:

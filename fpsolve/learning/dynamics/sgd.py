@@ -25,7 +25,8 @@ import numpy as np
 
 from ..._progress import check_progress
 from ..._random import as_key
-from ..._runs import (check_count, check_positive, check_temperature, check_threshold, drive,
+from ..._distributed import execute
+from ..._runs import (check_count, check_positive, check_temperature, check_threshold,
                       initial_points)
 from ...errors import FpsolveError
 from ...results import LabelledResult
@@ -96,7 +97,8 @@ class SGDResult(LabelledResult):
 def sgd(model: GradientModel, data, w0, *, eta: float, batch_size: int, n_steps: int,
         schedule: str = "wr", record_every: int | None = None, n_chains: int = 1, rng=None,
         noise: float | None = None, max_loss: float | None = None,
-        chunk_size: int | None = None, checkpoint=None, progress=False) -> SGDResult:
+        chunk_size: int | None = None, checkpoint=None, progress=False,
+        client=None) -> SGDResult:
     """Run ``n_chains`` independent chains of minibatch SGD (or SGLD / SGWORLD).
 
     Parameters
@@ -139,6 +141,9 @@ def sgd(model: GradientModel, data, w0, *, eta: float, batch_size: int, n_steps:
     progress : bool or None, default False
         Progress bar policy of :mod:`fpsolve._progress` (None: a bar when stderr is a terminal
         and the run lasts over 2 s).
+    client : distributed.Client, Executor or Backend, optional
+        Run the chains in shards on a cluster (:mod:`fpsolve.distributed`), bit-identical to
+        ``client=None``; a checkpoint then keeps finished shards and is written at the end.
 
     Returns
     -------
@@ -168,10 +173,10 @@ def sgd(model: GradientModel, data, w0, *, eta: float, batch_size: int, n_steps:
     progress = check_progress(progress)
     run, start = _prepare(model, data, w0, eta, batch_size, n_steps, schedule, record_every,
                           n_chains, rng, noise, max_loss)
-    drive(run, checkpoint=checkpoint, progress=progress,
-          chunk=None if chunk_size is None else check_count("chunk_size", chunk_size),
-          desc=f"sgd ({schedule})", what="model, data, w0, eta, batch_size, schedule, noise, "
-          "record_every, max_loss or n_chains")
+    execute(run, client=client, checkpoint=checkpoint, progress=progress,
+            chunk=None if chunk_size is None else check_count("chunk_size", chunk_size),
+            desc=f"sgd ({schedule})", what="model, data, w0, eta, batch_size, schedule, "
+            "noise, record_every, max_loss or n_chains")
     w = run.out
     w.setflags(write=False)
     return SGDResult(w=w, steps=run.step0 + np.arange(w.shape[0]) * run.every, w_final=run.w,

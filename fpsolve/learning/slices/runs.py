@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..._random import as_key
-from ..._runs import check_count, drive
+from ..._distributed import execute
+from ..._runs import check_count
 from ...errors import FpsolveError
 from ...results import LabelledResult
 from ...stochastic import CellCurrent, Histogram, RunningEntropy
@@ -95,7 +96,7 @@ class SliceSGDResult(LabelledResult):
 
 def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int = 64,
               burn_in: int | None = None, rng=None, stationary=None,
-              progress=None) -> SliceSGDResult:
+              progress=None, client=None) -> SliceSGDResult:
     """SGD in the two free parameters only, with histogram, current and entropy production.
 
     Parameters
@@ -114,6 +115,9 @@ def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int
         Grid density of the entropy's system part (``problem.solve()`` when omitted).
     progress : bool or None
         Progress bar policy of :mod:`fpsolve._progress`.
+    client : distributed.Client, Executor or Backend, optional
+        Run the chains in shards on a cluster (:mod:`fpsolve.distributed`), shards ending at
+        the observers' reduction blocks; bit-identical to ``client=None``.
 
     Returns
     -------
@@ -142,7 +146,7 @@ def slice_sgd(model, data, problem: SliceProblem, *, n_steps: int, n_chains: int
         problem.center, problem.theory.Sigma_disc, size=n_chains)
     p = (problem.solve() if stationary is None else stationary).p
     run = _SliceRun(model.chain_kernel(data), key, problem, w, burn, n_steps, p)
-    drive(run, progress=progress, chunk=run.chunk, desc="slice sgd")
+    execute(run, client=client, progress=progress, chunk=run.chunk, desc="slice sgd")
     hist, cur, ent = run.observers
     g = problem.grid
     return SliceSGDResult(g, hist.state()["_acc"].reshape((-1,) + g.shape),
@@ -204,9 +208,34 @@ class _SliceRun(ChainRun):
 
     def steps_per_block(self) -> np.ndarray:
         """Counted steps of each observer block of chains (blocks as the histogram's)."""
-        nb, C = self.observers[0].state()["_acc"].shape[0], self.w.shape[0]
-        sizes = [(b + 1) * C // nb - b * C // nb for b in range(nb)]
-        return np.array(sizes, dtype=float) * (self.n_steps - self.burn)
+        return np.diff(self.observers[0].cuts()).astype(float) * (self.n_steps - self.burn)
+
+    # the engine's shard contract: the chains' parameters and the observers' sums
+    @property
+    def state_axes(self) -> dict:
+        axes = {"w": 0, "key": None}
+        for k, obs in enumerate(self.observers):
+            axes.update({f"obs{k}__{name}": a for name, a in obs.state_axes.items()})
+        return axes
+
+    def state(self) -> dict:
+        out = {"w": self.w, "key": self.key}
+        for k, obs in enumerate(self.observers):
+            out.update({f"obs{k}__{name}": v for name, v in obs.state().items()})
+        return out
+
+    def restore(self, state: dict) -> None:
+        self.key[...], self.w[...] = state["key"], state["w"]
+        for k, obs in enumerate(self.observers):
+            obs.load_state({name: state[f"obs{k}__{name}"] for name in obs.state_axes})
+
+    def cuts(self) -> np.ndarray:
+        return np.intersect1d(self.observers[0].cuts(), self.observers[1].cuts())
+
+    def shard(self, c0: int, c1: int) -> _SliceRun:
+        part = super().shard(c0, c1)
+        part.observers = tuple(obs.shard(c0, c1) for obs in self.observers)
+        return part
 
 
 def _coarse(a, bins):
