@@ -54,7 +54,8 @@ from typing import Any, TextIO
 
 from ._version import __version__
 from .errors import FpsolveError
-from .validation_registry import ENV_VAR, Case, discover_cases, environment, git_commit, run_case
+from ._cli_pool import case_entries
+from .validation_registry import ENV_VAR, Case, discover_cases, environment, git_commit
 
 try:  # POSIX; elsewhere concurrent runs are not locked out
     import fcntl
@@ -128,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output directory (default: ./fpsolve-report)")
     rep.add_argument("--no-progress", action="store_true",
                      help="no progress bar (it is off anyway when stderr is not a terminal)")
+    pool = rep.add_mutually_exclusive_group()
+    pool.add_argument("--workers", type=int, default=0, metavar="N",
+                      help="run the cases concurrently on a local Dask cluster of N worker "
+                           "processes (needs fpsolve[distributed])")
+    pool.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run the cases concurrently on the Dask cluster of this scheduler "
+                           "(its workers must see --out and the cases)")
     return parser
 
 
@@ -234,17 +242,22 @@ def _run_cases(report: dict[str, Any], selected: list[Case], args: argparse.Name
     each; the exit status (130 on Ctrl-C, with the finished cases reported)."""
     try:
         _write_report(report, path)  # the previous run's report stops looking current now
-        for i, case in enumerate(_progress(selected, disable=args.no_progress), 1):
-            tag = f"[{i}/{len(selected)}] {case.name}"
-            _case_line(f"{tag}: started")
-            entry = run_case(case, quick=args.quick, outdir=path.parent / case.name,
-                             relative_to=path.parent)
+        serial = not (args.workers or args.scheduler)
+        entries = case_entries(_progress(selected, disable=args.no_progress) if serial
+                               else selected, quick=args.quick, out=path.parent,
+                               workers=args.workers, scheduler=args.scheduler,
+                               started=lambda case: _case_line(f"{case.name}: started"))
+        for i, (case, entry) in enumerate(entries, 1):
             report["cases"][case.name] = entry
-            _case_line(f"{tag}: {_verdict(entry)} in {entry['seconds']:.1f} s")
+            _case_line(f"[{i}/{len(selected)}] {case.name}: {_verdict(entry)} in "
+                       f"{entry['seconds']:.1f} s")
             _write_report(report, path)
         status = None
     except KeyboardInterrupt:
         status = 130
+    except FpsolveError as exc:    # the cluster could not be reached or lost a case for good
+        _error(str(exc))
+        status = 2
     _finish_report(report, interrupted=status is not None)
     _write_report(report, path)
     for line in _summary_lines(report, path):

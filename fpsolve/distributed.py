@@ -166,13 +166,12 @@ def _warm() -> float:
 
 def local_cluster(n_workers: int, *, threads_per_worker: int = 1, **kwargs):
     """A Dask ``Client`` of a ``LocalCluster`` with ``n_workers`` worker processes (needs
-    ``fpsolve[distributed]``); close it (``client.close(); client.cluster.close()``) or use
-    it as a context manager."""
+    ``fpsolve[distributed]``); closing the client (or leaving its ``with`` block) closes the
+    cluster."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise FpsolveError("client: Dask is not installed; pip install 'fpsolve[distributed]'"
                            ) from None
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=None, **kwargs)
-    return Client(cluster)
+    return Client(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                  dashboard_address=":0", **kwargs)

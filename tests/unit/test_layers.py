@@ -60,6 +60,7 @@ PRIVATE_LAYERS = {
     "_xarray": "io",                # io's NetCDF/xarray backend (imports io itself)
     "validation_registry": "cli",   # the validation cases that `fpsolve reproduce` runs
     "validation_checks": "cli",     # the checks of those cases' expected.json
+    "_cli_pool": "cli",             # where reproduce runs its cases (here, or a Dask cluster)
 }
 
 #: Upward imports allowed inside a function body: (importing module, imported module) -> reason.
