@@ -16,13 +16,14 @@ __all__ = ["case_entries"]
 def case_entries(cases, *, quick: bool, out: Path, workers: int = 0, scheduler=None,
                  started=None):
     """``(case, entry)`` of each case of ``cases`` as it finishes (:func:`run_case` entries,
-    figures under ``out / case.name``); ``started(case)`` is called before a case runs here.
+    figures under ``out / case.name``); ``started(i, case)`` is called before the ``i``-th
+    case runs here (from 1).
     On a cluster the cases run concurrently and finish in any order; a case whose worker was
     lost runs again."""
     if not (workers or scheduler):
-        for case in cases:
+        for i, case in enumerate(cases, 1):
             if started is not None:
-                started(case)
+                started(i, case)
             yield case, _run_case_at(case, quick, out / case.name, out)
         return
     from .distributed import Backend, local_cluster

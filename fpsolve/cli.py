@@ -246,7 +246,8 @@ def _run_cases(report: dict[str, Any], selected: list[Case], args: argparse.Name
         entries = case_entries(_progress(selected, disable=args.no_progress) if serial
                                else selected, quick=args.quick, out=path.parent,
                                workers=args.workers, scheduler=args.scheduler,
-                               started=lambda case: _case_line(f"{case.name}: started"))
+                               started=lambda i, case: _case_line(
+                                   f"[{i}/{len(selected)}] {case.name}: started"))
         for i, (case, entry) in enumerate(entries, 1):
             report["cases"][case.name] = entry
             _case_line(f"[{i}/{len(selected)}] {case.name}: {_verdict(entry)} in "
