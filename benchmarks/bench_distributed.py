@@ -19,13 +19,17 @@ import signal
 import threading
 import time
 
-import numpy as np
+# the same numba thread count here as in the workers: a function pickled by value from this
+# script makes a worker re-read numba's configuration, which refuses a different count
+os.environ["NUMBA_NUM_THREADS"] = "1"
 
-import fpsolve as fp
-from fpsolve.distributed import Backend, local_cluster, sweep, warm_up
-from fpsolve.learning import RegressionNetwork, paper_regression, sgd
-from fpsolve.models.gallery import OrnsteinUhlenbeck
-from fpsolve.stochastic import simulate
+import numpy as np  # noqa: E402
+
+import fpsolve as fp  # noqa: E402
+from fpsolve.distributed import Backend, local_cluster, sweep, warm_up  # noqa: E402
+from fpsolve.learning import RegressionNetwork, paper_regression, sgd  # noqa: E402
+from fpsolve.models.gallery import OrnsteinUhlenbeck  # noqa: E402
+from fpsolve.stochastic import simulate  # noqa: E402
 
 W0 = np.array([1.3, 1.2, 0.7, -0.7, 1.0, -1.0, 0.0])
 ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
