@@ -2,8 +2,8 @@
 
 from ._version import __version__
 from ._random import derive_key
-from . import (analysis, errors, grids, io, learning, linear, models, operators, plotting,
-               results, solvers, stochastic)
+from . import (analysis, distributed, errors, grids, io, learning, linear, models, operators,
+               plotting, results, solvers, stochastic)
 from .analysis import divergence, entropy_production_rate, probability_current
 from .grids import CartesianGrid
 from .models import FokkerPlanckModel
@@ -20,6 +20,7 @@ __all__ = [
     "probability_current", "divergence", "entropy_production_rate",
     "simulate", "stochastic_entropy_production", "fluctuation_test", "extrapolate_to_zero_dt",
     "derive_key",
-    "analysis", "errors", "grids", "io", "learning", "linear", "models", "operators", "plotting",
+    "analysis", "distributed", "errors", "grids", "io", "learning", "linear", "models", "operators",
+    "plotting",
     "results", "solvers", "stochastic", "__version__",
 ]
