@@ -9,6 +9,11 @@
 3. Grid validation: the Fokker-Planck models of SGLD and SGWORLD solved on a grid match the
    samplers' histograms; SGLD's stationary state carries a current, SGWORLD's is at
    equilibrium to the order predicted.
+4. Scope (scope.py): the 1-D heterogeneous, 2-D correlated and 10-D heteroscedastic designs of
+   benchmarks/bench_sampler_scope.py with midpoint SGWORLD added -- covariance error vs eta and
+   fitted slopes for every sampler, the midpoint's targets (covariance error <= ULA's and
+   >= 10 x below SGWORLD's, slope 2, KL <= 1e-4 up to >= 10 x SGLD's eta), and chains of
+   ``sample("midpoint-sgworld", ...)`` against its exact moments and SGWORLD's.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ from fpsolve.learning.posteriors import (
     stationary_moments,
 )
 from fpsolve.learning.dynamics.samplers import sample
+from fpsolve.validation_registry import sibling_module
 
-KL_LEVEL = 1e-4        # the issue's KL threshold
+sc = sibling_module(__file__, "scope")     # part 4: scope designs, midpoint SGWORLD, chains
+kl_threshold_eta = sc.kl_threshold_eta
+
 SMALL = 0.1            # the issue's small-step region: R eta lambda_max <= 0.1
 COV_RATIO_ULA = 1.1    # SGWORLD's covariance error at most 1.1 x ULA's there
 KL_ETA_RATIO = 10.0    # largest eta with KL <= 1e-4: SGWORLD at least 10 x SGLD's
@@ -62,20 +70,6 @@ def regression_data(d: int, N: int, seed: int = 0):
     C = Q @ np.diag(np.linspace(1.0, 0.3, d)) @ Q.T
     x = scale * (rng.normal(size=(N, d)) @ np.linalg.cholesky(C).T)
     return x, x @ rng.normal(size=d) + rng.normal(size=N)
-
-
-def kl_threshold_eta(eta, kl, level=KL_LEVEL):
-    """Largest eta with KL <= level before KL first exceeds it (log-log interpolation)."""
-    eta, kl = np.asarray(eta, float), np.array([np.inf if v is None else v for v in kl])
-    above = np.flatnonzero(~(kl <= level))
-    if above.size == 0:
-        return float(eta[-1]), False          # never above: a lower bound
-    i = above[0]
-    if i == 0:
-        return None, False
-    t = (np.log(level) - np.log(kl[i - 1])) / (np.log(kl[i]) - np.log(kl[i - 1])) \
-        if np.isfinite(kl[i]) else 0.0
-    return float(np.exp(np.log(eta[i - 1]) + t * (np.log(eta[i]) - np.log(eta[i - 1])))), True
 
 
 def loglog_slope(x, y, mask):
@@ -288,32 +282,62 @@ def main(quick: bool = False) -> dict:
         gauss = {f"d{c['d']}_N{c['N']}_B{c['B']}": gaussian_config(c, quick) for c in CONFIGS}
         t1 = time.perf_counter()
         logistic = logistic_case(quick)
+        t2 = time.perf_counter()
+        scope = sc.scope_case(quick)
     fields = logistic.pop("_fields")
     summary = {name: {k: v["met"] for k, v in g["targets"].items() if isinstance(v, dict)}
                for name, g in gauss.items()}
-    fpv = logistic["fokker_planck"]
     return {
         "gaussian": gauss,
         "targets_met": summary,
         "logistic": logistic,
-        "checks": {
-            "sgld_over_sgworld_cov_all_met": all(s["sgld_over_sgworld_cov"] for s in
-                                                 summary.values()),
-            "kl_eta_ratio_min": min(g["targets"]["kl_eta_sgworld_over_sgld"]["value"] or 0
-                                    for g in gauss.values()),
-            "first_order_rel_diff_max": max(abs(v["rel_diff"]) for g in gauss.values()
-                                            for k, v in g["first_order"].items()
-                                            if k != "SGWORLD (step)"),
-            "sgworld_mc_rel_se_max": max(g["max_rel_se_sgworld_small_eta"]
-                                         for g in gauss.values()),
-            "tv_fp_vs_histogram_max": max(fpv["sgld"]["tv_fp_vs_histogram"],
-                                          fpv["sgworld"]["tv_fp_vs_histogram"]),
-            "sgld_entropy_production": fpv["sgld"]["entropy_production_per_step"],
-            "epr_ratio_sgld_over_sgworld": fpv["epr_ratio_sgld_over_sgworld"],
-            "current_ratio_sgld_over_sgworld": fpv["current_ratio_sgld_over_sgworld"],
-            "sgld_bias_tv_over_noise": (fpv["sgld"]["tv_fp_vs_posterior"]
-                                        / fpv["sgld"]["tv_noise_split"]),
-        },
-        "seconds": {"gaussian": t1 - t0, "logistic": time.perf_counter() - t1},
+        "scope": scope,
+        "checks": _checks(gauss, summary, logistic["fokker_planck"]) | scope_checks(scope),
+        "seconds": {"gaussian": t1 - t0, "logistic": t2 - t1,
+                    "scope": time.perf_counter() - t2},
         "_data": {"fields": fields},
+    }
+
+
+def _checks(gauss, summary, fpv) -> dict:
+    """Scalars of parts 1-3 that expected.json checks."""
+    return {
+        "sgld_over_sgworld_cov_all_met": all(s["sgld_over_sgworld_cov"] for s in
+                                             summary.values()),
+        "kl_eta_ratio_min": min(g["targets"]["kl_eta_sgworld_over_sgld"]["value"] or 0
+                                for g in gauss.values()),
+        "first_order_rel_diff_max": max(abs(v["rel_diff"]) for g in gauss.values()
+                                        for k, v in g["first_order"].items()
+                                        if k != "SGWORLD (step)"),
+        "sgworld_mc_rel_se_max": max(g["max_rel_se_sgworld_small_eta"]
+                                     for g in gauss.values()),
+        "tv_fp_vs_histogram_max": max(fpv["sgld"]["tv_fp_vs_histogram"],
+                                      fpv["sgworld"]["tv_fp_vs_histogram"]),
+        "sgld_entropy_production": fpv["sgld"]["entropy_production_per_step"],
+        "epr_ratio_sgld_over_sgworld": fpv["epr_ratio_sgld_over_sgworld"],
+        "current_ratio_sgld_over_sgworld": fpv["current_ratio_sgld_over_sgworld"],
+        "sgld_bias_tv_over_noise": (fpv["sgld"]["tv_fp_vs_posterior"]
+                                    / fpv["sgld"]["tv_noise_split"]),
+    }
+
+
+def scope_checks(scope) -> dict:
+    """Scalars of part 4 that expected.json checks: the midpoint's targets over the five
+    scope configurations (bounds at 3 jackknife errors, scope.midpoint_targets) and the chain
+    check."""
+    T = [c["targets"] for c in scope["configs"].values()]
+    cc = scope["chain_check"]
+    return {
+        "mp_over_ula_cov_upper_max": max(t["mp_over_ula_cov"]["upper"] for t in T),
+        "sgworld_over_mp_cov_lower_min": min(t["sgworld_over_mp_cov"]["lower"] for t in T),
+        "mp_slopes": [t["mp_slope"]["value"] for t in T],
+        "mp_slope_se_max": max(t["mp_slope"]["se"] for t in T),
+        "kl_eta_mp_over_sgld_min": min(t["kl_eta_mp_over_sgld"]["value"] or 0 for t in T),
+        "mp_first_order_over_ula_max": max(c["first_order_over_ula"]["midpoint SGWORLD"]
+                                           for c in scope["configs"].values()),
+        "chain_abs_z_midpoint_max": max(abs(cc["z_midpoint_mean"]), abs(cc["z_midpoint_var"])),
+        "chain_abs_z_sgworld_var": abs(cc["z_sgworld_var"]),
+        "chain_power": cc["power"],
+        "chain_exact_separation_se": cc["exact_var_separation_se"],
+        "chain_rhat": cc["rhat"],
     }

@@ -1,5 +1,6 @@
-"""Figures of the sgworld-posterior case: the Gaussian benchmark, the logistic histograms and
-the stationary currents of SGLD and SGWORLD side by side."""
+"""Figures of the sgworld-posterior case: the Gaussian benchmark, the logistic histograms, the
+stationary currents of SGLD and SGWORLD side by side, and the scope of midpoint SGWORLD
+(covariance error vs eta on the three scope designs, and its chain check)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import numpy as np
 from fpsolve import plotting
 
 COLORS = {"ULA": "k", "SGLD": "tab:red", "SGLDCV": "tab:orange", "SGWORLD (epoch)": "tab:blue",
-          "SGWORLD (step)": "tab:cyan"}
+          "SGWORLD (step)": "tab:cyan", "SGWORLD": "tab:blue", "midpoint SGWORLD": "tab:green"}
 
 
-def _loglog(ax, x, y, se, label, slope):
+def _loglog(ax, x, y, se, label, slope, slope_se=None):
     pts = [(a, b, s or 0.0) for a, b, s in zip(x, y, se) if b is not None and b > 0]
     if not pts:
         return
     a, b, s = np.array(pts).T
     name = label if slope is None else f"{label} (slope {slope:.2f})"
+    if slope_se:
+        name = f"{label} (slope {slope:.2f} ± {slope_se:.2f})"
     ax.errorbar(a, b, yerr=np.minimum(s, 0.99 * b), color=COLORS[label], marker="o", ms=3,
                 lw=1.2, capsize=2, label=name)
 
@@ -101,7 +104,49 @@ def current_figure(res, outdir: Path) -> Path:
     return plotting.save_figure(fig, outdir / "sgworld_currents.png", tight=False)
 
 
+def scope_figure(res, outdir: Path) -> Path:
+    configs = res["scope"]["configs"]
+    fig, axes = plotting.figure(2, 3, figsize=(14, 8.5), squeeze=False)
+    for ax, c in zip(axes.flat, configs.values()):
+        for label, s in c["samplers"].items():
+            _loglog(ax, c["r_eta_lambda"], s["rel_cov_error"], s["rel_cov_error_se"], label,
+                    s["slope"], s["slope_se"])
+        ax.axvline(0.1, color="0.6", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$R\,\eta\,\lambda_{max}$")
+        ax.set_ylabel("relative covariance error")
+        ax.set_title(f"{c['design']}, B = {c['B']} (R = {c['R']}, cond H = {c['cond_H']:.0f})",
+                     fontsize=9)
+        ax.legend(fontsize=6.5, loc="upper left")
+    _chain_panel(axes.flat[len(configs)], res["scope"]["chain_check"])
+    fig.suptitle("Exact stationary moments at epoch ends (SGWORLD, midpoint SGWORLD: Monte Carlo "
+                 "over permutations, jackknife errors); slopes fitted for $R\\eta\\lambda "
+                 "\\leq 0.1$", fontsize=10)
+    return plotting.save_figure(fig, outdir / "sgworld_scope.png")
+
+
+def _chain_panel(ax, cc):
+    """Per-chain variances of midpoint SGWORLD chains against both exact variances."""
+    v = np.array(cc["per_chain_var_rel"])
+    ax.plot(v, np.arange(v.size), "o", color="0.4", ms=3, label="one chain")
+    for key, label, color in (("midpoint", "exact: midpoint SGWORLD", COLORS["midpoint SGWORLD"]),
+                              ("sgworld", "exact: SGWORLD", COLORS["SGWORLD"])):
+        mid, se = cc["var_rel"][key], cc["var_rel_se"][key]
+        ax.axvspan(mid - 3 * se, mid + 3 * se, color=color, alpha=0.25)
+        ax.axvline(mid, color=color, label=label)
+    m, se = cc["var_rel"]["chains"], cc["var_rel_se"]["chains"]
+    ax.errorbar([m], [v.size + 1.5], xerr=[3 * se], fmt="s", color="k", capsize=3,
+                label="mean of chains (3 se)")
+    ax.set_xlabel("stationary variance / posterior variance - 1")
+    ax.set_ylabel("chain")
+    ax.set_title(f"{cc['n_chains']} midpoint chains, 1-D, $R\\eta\\lambda_{{max}}$ = "
+                 f"{cc['r_eta_lambda']:g}\nz = {cc['z_midpoint_var']:.1f} vs midpoint, "
+                 f"{cc['z_sgworld_var']:.1f} vs SGWORLD", fontsize=8.5)
+    ax.legend(fontsize=6.5, loc="lower right")
+
+
 def main(results: dict, outdir: Path) -> list[Path]:
     outdir = Path(outdir)
     return [gaussian_figure(results, outdir), logistic_figure(results, outdir),
-            current_figure(results, outdir)]
+            current_figure(results, outdir), scope_figure(results, outdir)]
