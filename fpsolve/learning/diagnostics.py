@@ -206,13 +206,18 @@ def gaussian_w2(mean, cov, mean_ref, cov_ref) -> float:
     r = np.sqrt(np.outer(s, s)) * D
     den = s[:, None] + s[None, :]
     X = r / den
-    for _ in range(100):
+    # The iteration contracts while |X| is small next to S0; beyond that it can diverge (and
+    # overflow), so it stops and the direct square root takes over.
+    limit, converged = (0.5 * s.min() if s.min() > 0 else 0.0), False
+    for _ in range(100 if np.abs(X).max() < limit else 0):
         X_new = (r - X @ X) / den
-        done = np.abs(X_new - X).max() <= 1e-15 * max(np.abs(X_new).max(), 1e-300)
-        X = X_new
-        if done:
+        if not np.abs(X_new).max() < limit:
             break
-    else:
+        converged = np.abs(X_new - X).max() <= 1e-15 * max(np.abs(X_new).max(), 1e-300)
+        X = X_new
+        if converged:
+            break
+    if not converged:
         root = sla.sqrtm(np.diag(np.sqrt(s)) @ (V.T @ S @ V) @ np.diag(np.sqrt(s)))
         X = np.real(root) - np.diag(s)
     w2 = dm @ dm + np.trace(D) - 2.0 * np.trace(X)

@@ -127,6 +127,9 @@ def moment_errors(moments: StationaryMoments, posterior: GaussianPosterior) -> d
             out[k + "_se"] = 0.0
         else:
             v = np.array([r[k] for r in reps])
-            out[k + "_se"] = float(np.sqrt((v.size - 1) / v.size * ((v - v.mean())**2).sum()))
+            # a replicate with an infinite metric (its covariance not positive definite, KL =
+            # inf) leaves the jackknife error unbounded: inf, not NaN
+            out[k + "_se"] = (float(np.sqrt((v.size - 1) / v.size * ((v - v.mean())**2).sum()))
+                              if np.all(np.isfinite(v)) else float("inf"))
     return out
 

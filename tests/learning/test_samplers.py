@@ -309,6 +309,20 @@ def test_gaussian_distances_against_closed_forms():
     assert gaussian_kl([0.0], [[0.0]], [0.0], [[1.0]]) == np.inf
 
 
+def test_w2_of_far_apart_covariances_takes_the_direct_root_without_overflow():
+    # A covariance 1e4 x the reference: the fixed-point iteration would diverge and overflow
+    # (a RuntimeWarning, an error under this suite's filter); the direct square root gives
+    # W2 = sqrt(tr(S + S0 - 2 (S0^1/2 S S0^1/2)^1/2)) = (100 - 1) sqrt(tr S0) for S = 1e4 S0.
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(10, 10))
+    S0 = A @ A.T / 10 + np.diag(np.logspace(-4, 0, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w2 = gaussian_w2(np.zeros(10), 1e4 * S0, np.zeros(10), S0)
+    # sqrtm of a matrix with condition ~1e5: ~1e-10 relative
+    assert w2 == pytest.approx(99.0 * np.sqrt(np.trace(S0)), rel=1e-8)
+
+
 def test_histogram_distances():
     edges = [np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0])]
     pts = np.array([[0.2, 0.5], [0.3, 0.5], [0.7, 0.5], [2.0, 0.5]])   # one outside the box
