@@ -219,7 +219,13 @@ def normals_block(key, zt, rows, step, words, scratch, z):
         for i in range(B):
             for e in range(min(2, d - 2 * m)):
                 w = (words[2 * e, i] << _U32) | words[2 * e + 1, i]
-                z[i, 2 * m + e] = _ziggurat(w, key, 2 * m + e, rows[i], step, zt, scratch)
+                idx = int(w & _MASK8)
+                rabs = float(w >> _U11)
+                if rabs < zt[0, idx]:       # the fast path, written out: it must stay in the loop
+                    z[i, 2 * m + e] = -rabs * zt[1, idx] if (w >> _U8) & _U1 else rabs * zt[1, idx]
+                else:
+                    z[i, 2 * m + e] = _ziggurat_slow(w, key, SLOW + (2 * m + e) * SLOW_STRIDE,
+                                                     rows[i], step, zt, scratch)
 
 
 @jit_parallel
