@@ -22,12 +22,13 @@ KL <= 1e-4 on ``R eta lambda_max`` in ``[1e-3, 10]``.  Ratios are within this ru
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fpsolve.errors import FpsolveError
-from fpsolve.learning import LinearRegression
 from fpsolve.learning.posteriors import (
     first_order_bias,
     gaussian_posterior,
@@ -42,31 +43,18 @@ SAMPLERS = {"ULA": ("ula", None), "SGLD": ("sgld", None), "SGLDCV": ("sgldcv", N
             "pal": ("sgworld", {"schedule": "wor-palindromic"}),
             "mp": ("sgworld", {"step": "midpoint"}),
             "mp-pal": ("sgworld", {"step": "midpoint", "schedule": "wor-palindromic"})}
-CONFIGS = [("1-D heterogeneous", 10), ("2-D correlated", 10), ("2-D correlated", 50),
-           ("10-D heteroscedastic", 10), ("10-D heteroscedastic", 50)]
+def _scope_module():
+    """The designs live with the validation case that checks them
+    (validation/sgworld-posterior/scope.py): one definition for the case and this benchmark."""
+    path = Path(__file__).resolve().parents[1] / "validation" / "sgworld-posterior" / "scope.py"
+    spec = importlib.util.spec_from_file_location("sgworld_scope", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def design(name: str, seed: int = 0):
-    """``(data, model)`` of one of the three designs (module docstring)."""
-    rng = np.random.default_rng(seed)
-    if name == "1-D heterogeneous":
-        x = rng.uniform(0.3, 2.0, size=(N, 1)) * rng.normal(size=(N, 1))
-    elif name == "2-D correlated":
-        c, s = np.cos(np.pi / 5), np.sin(np.pi / 5)
-        Q = np.array([[c, -s], [s, c]])
-        C = Q @ np.diag([1.0, 1 / 110]) @ Q.T
-        x = np.exp(0.5 * rng.normal(size=(N, 1))) * (rng.normal(size=(N, 2))
-                                                      @ np.linalg.cholesky(C).T)
-    elif name == "10-D heteroscedastic":
-        Q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
-        C = Q @ np.diag(np.geomspace(1.0, 1 / 30, 10)) @ Q.T
-        x = np.exp(0.75 * rng.normal(size=(N, 1))) * (rng.normal(size=(N, 10))
-                                                       @ np.linalg.cholesky(C).T)
-    else:
-        raise ValueError(f"name: unknown design {name!r}")
-    d = x.shape[1]
-    return (x, x @ rng.normal(size=d) + rng.normal(size=N)), LinearRegression(d, s=1.0,
-                                                                            lam=1e-3)
+_SCOPE = _scope_module()
+CONFIGS, design = _SCOPE.CONFIGS, _SCOPE.design
 
 
 def errors(label, model, data, post, eta, B, n_perm):
