@@ -397,3 +397,14 @@ def test_every_trajectory_result_names_its_path_and_steps_alike():
         assert np.all(np.diff(res.steps) == res.stride)
     assert s.stride == 10 and m.stride == 20 and t.stride == 10
     assert s.steps[-1] == 40 and m.steps[0] == 60 and t.steps[-1] == 40
+
+
+def test_draw_normals_are_the_one_stream_from_any_index():
+    # The chain kernel draws each step's normals once (draw_normals); they must be the normals
+    # first .. first + n - 1 of (chain, step) of standard_normal, for odd starts and lengths too.
+    key, zt, sc = derive_key(3), _random.ziggurat_table(), np.zeros((5, 1), np.uint64)
+    ref = standard_normal(key, 1, 1, 9, traj0=4, step0=7)[0, 0]
+    for first, n in ((0, 9), (3, 5), (2, 4), (1, 1)):
+        out = np.empty(n)
+        _kernels.draw_normals(key, zt, 4, 7, first, sc, out)
+        assert np.array_equal(out, ref[first:first + n]), (first, n)

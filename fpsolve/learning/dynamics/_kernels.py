@@ -28,8 +28,9 @@ from ..models import _kernels_mlp as mlp
 from ..models.dispatch import BATCH_TYPE, DATA_X, DATA_Y, MLP
 
 __all__ = ["BAD_LOSS", "BAD_PARAMS", "FULL", "OK", "PALINDROME", "WOR", "WR", "cv_correction",
-           "fill_batches", "langevin_update", "midpoint_state", "model_batch", "release_batch",
-           "run_chain", "run_chains", "select_batch", "wor_shuffle", "wr_select"]
+           "draw_normals", "fill_batches", "langevin_update", "midpoint_state", "model_batch",
+           "release_batch", "run_chain", "run_chains", "select_batch", "step_normals",
+           "wor_shuffle", "wr_select"]
 
 WR, WOR, FULL, PALINDROME = 0, 1, 2, 3
 OK, BAD_LOSS, BAD_PARAMS = 0, 1, 2
@@ -128,10 +129,38 @@ def cv_correction(gref, gbar, idx, start, b, grad):
 
 
 @jit_serial
-def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
+def draw_normals(key, zt, chain, t, first, scratch, out):
+    """``out[k]`` = normal ``first + k`` of ``(chain, t)`` (the values of ``normal_pair``)."""
+    k = 0
+    while k < out.size:
+        n = first + k
+        z0, z1 = normal_pair(key, zt, chain, t, n // 2, scratch)
+        out[k] = z0 if n % 2 == 0 else z1
+        if n % 2 == 0 and k + 1 < out.size:
+            out[k + 1] = z1
+            k += 1
+        k += 1
+
+
+@jit_serial
+def step_normals(key, zt, chain, t, lm, midpoint, scratch, z):
+    """The normals of step ``t``, each drawn once, into ``z (2d,)``: ``zeta_t`` in ``z[:d]``;
+    ``zeta'_t`` (normals ``d .. 2d - 1`` of the step, midpoint) or ``zeta_{t+1}`` (LM) in
+    ``z[d:]``."""
+    d = z.size // 2
+    draw_normals(key, zt, chain, t, 0, scratch, z[:d])
+    if midpoint:
+        draw_normals(key, zt, chain, t, d, scratch, z[d:])
+    elif lm:
+        draw_normals(key, zt, chain, t + 1, 0, scratch, z[d:])
+
+
+@jit_serial
+def langevin_update(eta, amp, lm, free, grad, w, z):
     """``w[free] -= eta grad[free]`` (every parameter when ``free`` is empty: contiguous loops
     that vectorize), plus ``amp zeta_t`` (``lm``: ``amp (zeta_t + zeta_{t+1}) / 2``) on every
-    parameter when ``amp > 0``; False if a moving parameter is not finite."""
+    parameter when ``amp > 0`` (normals from :func:`step_normals`); False if a moving
+    parameter is not finite."""
     d = w.size
     if free.size == 0:
         for q in range(d):
@@ -139,14 +168,8 @@ def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
     else:
         for q in free:
             w[q] -= eta * grad[q]
-    for m in range((d + 1) // 2 if amp > 0.0 else 0):
-        z0, z1 = normal_pair(key, zt, chain, t, m, scratch)
-        if lm:
-            n0, n1 = normal_pair(key, zt, chain, t + 1, m, scratch)
-            z0, z1 = 0.5 * (z0 + n0), 0.5 * (z1 + n1)
-        w[2 * m] += amp * z0
-        if 2 * m + 1 < d:
-            w[2 * m + 1] += amp * z1
+    for q in range(d if amp > 0.0 else 0):
+        w[q] += amp * (0.5 * (z[q] + z[d + q]) if lm else z[q])
     ok = True
     if free.size == 0:
         for q in range(d):
@@ -158,38 +181,37 @@ def langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
 
 
 @jit_serial
-def midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch):
-    """``wmid = w - (eta / 2) grad + (amp / 2) (zeta_t + zeta'_t)``: the midpoint of a step,
-    ``zeta'_t`` the normals ``d .. 2d - 1`` of step ``t`` (independent of ``zeta_t``)."""
+def midpoint_state(eta, amp, grad, w, z, wmid):
+    """``wmid = w - (eta / 2) grad + (amp / 2) (zeta_t + zeta'_t)``: the midpoint of a step
+    (normals from :func:`step_normals`)."""
     d = w.size
     for q in range(d):
-        wmid[q] = w[q] - 0.5 * eta * grad[q]
-    for m in range((d + 1) // 2 if amp > 0.0 else 0):
-        z0, z1 = normal_pair(key, zt, chain, t, m, scratch)
-        for e in range(2 if 2 * m + 1 < d else 1):
-            zz = normal_pair(key, zt, chain, t, (d + 2 * m + e) // 2, scratch)
-            wmid[2 * m + e] += 0.5 * amp * ((z0 if e == 0 else z1) + zz[(d + 2 * m + e) % 2])
+        wmid[q] = w[q] - 0.5 * eta * grad[q] + 0.5 * amp * (z[q] + z[d + q])
 
 
 @jit_serial
 def run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
               max_loss, step0, n_steps, every, row0, chain, w, out, pool, tmp, gref, gbar, cv,
-              grad, wmid, scratch, status):
+              grad, work, scratch, status):
     """Advance one chain from global step ``step0``; stop at divergence.
 
     ``midpoint``: the gradient is taken again, on the same batch, at :func:`midpoint_state`.
+    ``work (3d,)``: the step's normals (:func:`step_normals`), then the midpoint state.
     After global step ``s = k every``, ``out[k - row0] = w`` when that row exists.
     ``status = (code, step, loss)``: ``BAD_LOSS`` when the minibatch loss at ``w_step`` is not
     ``<= max_loss``, ``BAD_PARAMS`` when ``w_{step+1}`` is not finite.
     """
-    n, nb = x.shape[0], x.shape[0] if mode == FULL else b
+    n, nb, d = x.shape[0], x.shape[0] if mode == FULL else b, w.size
+    z, wmid = work[:2 * d], work[2 * d:]
     for t in range(step0, step0 + n_steps):
         start = select_batch(key, mode, chain, t, t == step0, n, b, pool)
         loss = model_batch(kind, grad_fn, w, x, y, pool, start, nb, theta, tmp, grad)
         if cv:
             cv_correction(gref, gbar, pool, start, b, grad)
+        if amp > 0.0:
+            step_normals(key, zt, chain, t, lm, midpoint, scratch, z)
         if midpoint:
-            midpoint_state(key, zt, chain, t, eta, amp, grad, w, wmid, scratch)
+            midpoint_state(eta, amp, grad, w, z, wmid)
             model_batch(kind, grad_fn, wmid, x, y, pool, start, nb, theta, tmp, grad)
             if cv:
                 cv_correction(gref, gbar, pool, start, b, grad)
@@ -197,7 +219,7 @@ def run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoi
         if not loss <= max_loss:
             status[0], status[1], status[2] = BAD_LOSS, t, loss
             return
-        if not langevin_update(key, zt, chain, t, eta, amp, lm, free, grad, w, scratch):
+        if not langevin_update(eta, amp, lm, free, grad, w, z):
             status[0], status[1], status[2] = BAD_PARAMS, t + 1, loss
             return
         if (t + 1) % every == 0 and 0 <= (t + 1) // every - row0 < out.shape[0]:
@@ -213,14 +235,14 @@ _CHAINS = types.void(_I8, BATCH_TYPE, DATA_X, DATA_Y, _F1, types.uint64[::1], _F
 
 def _run_chains(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
                 max_loss, step0, n_steps, every, row0, chain0, gref, gbar, cv, w, out, pool, tmp,
-                grad, wmid, scratch, status):
+                grad, work, scratch, status):
     """All chains (``prange``): ``w (C, d)``, ``out (n_rows, C, d)``, ``status (C, 3)``; row
     ``ch`` is chain ``chain0 + ch`` (its random stream), so a shard of chains ``[c0, c1)`` run
     with ``chain0 = c0`` draws exactly what those chains draw in one run of all."""
     for ch in prange(w.shape[0]):
         run_chain(kind, grad_fn, x, y, theta, key, zt, mode, b, eta, amp, lm, midpoint, free,
                   max_loss, step0, n_steps, every, row0, chain0 + ch, w[ch], out[:, ch], pool[ch],
-                  tmp[ch], gref, gbar, cv, grad[ch], wmid[ch], scratch[ch], status[ch])
+                  tmp[ch], gref, gbar, cv, grad[ch], work[ch], scratch[ch], status[ch])
 
 
 _compiled = []

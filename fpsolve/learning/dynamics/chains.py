@@ -85,7 +85,7 @@ class ChainRun:
         n = kernel.n_samples
         self.pool = np.tile(np.arange(n + self.b, dtype=np.int64), (C, 1))
         self.tmp, self.grad = np.zeros((C, kernel.scratch)), np.zeros((C, d))
-        self.wmid = np.zeros((C, d))
+        self.work = np.zeros((C, 3 * d))         # per chain: a step's normals, the midpoint
         self.scratch = np.zeros((C, 5, 1), dtype=np.uint64)
         self.status = np.zeros((C, 3))
         self.fingerprint = fingerprint(
@@ -101,7 +101,7 @@ class ChainRun:
                             self.mode, self.b, self.eta, self.amp, self.lm, self.midpoint,
                             self.free, self.max_loss, self.step, count, self.every, self.row0,
                             self.chain0, self.gref, self.gbar, self.cv, self.w, self.out, self.pool,
-                            self.tmp, self.grad, self.wmid, self.scratch, self.status)
+                            self.tmp, self.grad, self.work, self.scratch, self.status)
         raise_divergence(self.status, self.label, self.eta, self.max_loss, self.chain0)
         self.step += count
 
@@ -136,6 +136,6 @@ class ChainRun:
         part.w, part.out = self.w[c0:c1].copy(), np.ascontiguousarray(self.out[:, c0:c1])
         part.chain0, part.key = self.chain0 + c0, self.key.copy()
         part.pool, part.tmp = self.pool[:C].copy(), self.tmp[:C].copy()
-        part.grad, part.wmid = self.grad[:C].copy(), self.wmid[:C].copy()
+        part.grad, part.work = self.grad[:C].copy(), self.work[:C].copy()
         part.scratch, part.status = self.scratch[:C].copy(), np.zeros((C, 3))
         return part
