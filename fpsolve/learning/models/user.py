@@ -201,8 +201,12 @@ class UserModel(GradientModel):
         w_arr = np.asarray(w, dtype=float)
         if w_arr.ndim == 2:
             return np.stack([self.per_sample_gradients(v, data) for v in w_arr])
-        N = as_dataset(data).N
-        return np.stack([self._batch(w_arr, data, [i])[1] for i in range(N)])
+        w_arr, k = self._params(w_arr), self.chain_kernel(data)   # built once, not per sample
+        idx, tmp, out = np.arange(k.n_samples), np.zeros(k.scratch), np.empty((k.n_samples,
+                                                                              self.n_params))
+        for i in range(k.n_samples):
+            k.batch(w_arr, k.x, k.y, idx, i, 1, k.theta, tmp, out[i])
+        return out
 
     def hessian(self, w, data) -> np.ndarray:
         """The full loss's Hessian: the user's function, else central differences."""
