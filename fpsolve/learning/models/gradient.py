@@ -28,14 +28,6 @@ __all__ = ["GradientModel", "RegressionNetwork", "LinearRegression", "SoftmaxReg
            "LogisticRegression"]
 
 
-def _positive_int(name, value, minimum=1):
-    return check_count(name, value, minimum)
-
-
-def _nonneg_float(name, value, strict=False):
-    return check_positive(name, value, strict=strict)
-
-
 class GradientModel:
     """Base class: a parametric model with a per-sample loss ``l_i(w)`` and its derivatives.
 
@@ -169,9 +161,9 @@ class RegressionNetwork(GradientModel):
     kind = _kernels.NET
 
     def __init__(self, hidden: int = 2, *, s: float = 0.1, lam: float = 1e-3):
-        self.width = _positive_int("hidden", hidden)
-        self.s = _nonneg_float("s", s, strict=True)
-        self.lam = _nonneg_float("lam", lam)
+        self.width = check_count("hidden", hidden)
+        self.s = check_positive("s", s)
+        self.lam = check_positive("lam", lam, strict=False)
         self.n_params = 3 * self.width + 1
 
     def __repr__(self):
@@ -217,9 +209,9 @@ class LinearRegression(GradientModel):
     kind = _kernels.LINEAR
 
     def __init__(self, d: int, *, s: float = 0.1, lam: float = 1e-3):
-        self.n_params = _positive_int("d", d)
-        self.s = _nonneg_float("s", s, strict=True)
-        self.lam = _nonneg_float("lam", lam)
+        self.n_params = check_count("d", d)
+        self.s = check_positive("s", s)
+        self.lam = check_positive("lam", lam, strict=False)
 
     def __repr__(self):
         return f"LinearRegression({self.n_params}, s={self.s!r}, lam={self.lam!r})"
@@ -274,9 +266,9 @@ class SoftmaxRegression(_CrossEntropyModel):
     kind = _kernels.SOFTMAX
 
     def __init__(self, n_features: int, n_classes: int, *, lam: float = 1e-3):
-        self.n_features = _positive_int("n_features", n_features)
-        self.width = _positive_int("n_classes", n_classes, minimum=2)
-        self.lam = _nonneg_float("lam", lam)
+        self.n_features = check_count("n_features", n_features)
+        self.width = check_count("n_classes", n_classes, minimum=2)
+        self.lam = check_positive("lam", lam, strict=False)
         self.n_params = self.width * (self.n_features + 1)
 
     def __repr__(self):
@@ -325,8 +317,8 @@ class LogisticRegression(_CrossEntropyModel):
     kind = _kernels.LOGISTIC
 
     def __init__(self, n_features: int, *, lam: float = 1e-3):
-        self.n_features = _positive_int("n_features", n_features)
-        self.lam = _nonneg_float("lam", lam)
+        self.n_features = check_count("n_features", n_features)
+        self.lam = check_positive("lam", lam, strict=False)
         self.n_params = self.n_features + 1
 
     def __repr__(self):

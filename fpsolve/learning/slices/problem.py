@@ -21,8 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 from findiff import Diff
 
-from ..._runs import check_count as _positive_int
-from ..._runs import check_positive
+from ..._runs import check_count, check_positive
 from ...errors import FpsolveError
 from ...grids import CartesianGrid
 from ...models import FokkerPlanckModel
@@ -141,7 +140,7 @@ def sgd_fokker_planck(model, data, *, free, at, eta: float, batch_size: int,
     if grid is None:
         grid = _default_grid(model, data, minimum.w, theory, kw,
                              check_positive("width", width),
-                             _positive_int("n_cells", n_cells, 3))
+                             check_count("n_cells", n_cells, 3))
     elif not isinstance(grid, CartesianGrid) or grid.ndim != 2:
         raise FpsolveError(f"grid: expected a 2-D CartesianGrid, got {grid!r}")
     centers = grid.cell_centers()
